@@ -16,7 +16,13 @@ pub struct Cli {
     pub command: Option<Command>,
 
     /// When to use colours: auto (a terminal without NO_COLOR), always or never
-    #[arg(long, value_enum, default_value_t, global = true)]
+    #[arg(
+        long,
+        value_enum,
+        default_value_t,
+        global = true,
+        hide_possible_values = true
+    )]
     pub color: ColorChoice,
 }
 
@@ -75,7 +81,7 @@ pub struct VerifyArgs {
     #[command(subcommand)]
     pub merge: Option<VerifyCommand>,
     /// Output format: human, json (documented in checker/INFO_TOML.md) or junit
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(long, value_enum, default_value_t, hide_possible_values = true)]
     pub format: Format,
     /// Only these tracks (`01_http`) or exercises; repeat or separate with commas
     #[arg(long, value_name = "TRACK|NAME", value_delimiter = ',')]
@@ -83,7 +89,7 @@ pub struct VerifyArgs {
     /// Run only shard I of N (1-based), e.g. `--shard 2/4`, to split the work across CI jobs
     #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
-    /// The grader seed (default: 1)
+    /// The grader seed
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Grade the `exercises/` of another directory or git ref, with this course's pristine graders
@@ -105,8 +111,8 @@ pub enum VerifyCommand {
         /// The JSON files (a learner is named by the file's `learner` field, else by its file name)
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// markdown (default) or csv
-        #[arg(long, value_enum, default_value_t)]
+        /// markdown or csv
+        #[arg(long, value_enum, default_value_t, hide_possible_values = true)]
         format: TableFormat,
     },
 }
@@ -181,8 +187,14 @@ impl std::str::FromStr for Shard {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let (index, count) = text.split_once('/').ok_or("expected I/N, e.g. 1/4")?;
-        let index: usize = index.trim().parse().map_err(|_| format!("`{index}` is not a number"))?;
-        let count: usize = count.trim().parse().map_err(|_| format!("`{count}` is not a number"))?;
+        let index: usize = index
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{index}` is not a number"))?;
+        let count: usize = count
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{count}` is not a number"))?;
         if count == 0 || index == 0 || index > count {
             return Err(format!("need 1 <= I <= N, got {index}/{count}"));
         }

@@ -19,7 +19,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     style::set_choice(cli.color);
     let command = cli.command.unwrap_or(Command::Watch(Default::default()));
     // Merging result files needs no course.
-    if let Command::Verify(crate::cli::VerifyArgs { merge: Some(merge), .. }) = &command {
+    if let Command::Verify(crate::cli::VerifyArgs {
+        merge: Some(merge), ..
+    }) = &command
+    {
         return verify::merge(merge);
     }
     let ws = Workspace::discover()?;

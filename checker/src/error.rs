@@ -10,13 +10,26 @@ use camino::Utf8PathBuf;
 pub enum CheckerError {
     /// The name is not in `info.toml`.
     #[error("no exercise named `{name}` in info.toml")]
-    UnknownExercise { name: String, closest: Option<String> },
+    UnknownExercise {
+        name: String,
+        closest: Option<String>,
+    },
     /// No `info.toml` in the current directory or above it.
     #[error("no backlings course here: no `info.toml` in `{searched}` or any directory above it")]
-    NoCourse { searched: Utf8PathBuf, looks_like_rustlings: bool },
+    NoCourse {
+        searched: Utf8PathBuf,
+        looks_like_rustlings: bool,
+    },
     /// `info.toml` could not be read as a course.
     #[error("{path}:{line}:{column}: {message}\n{snippet}")]
-    InfoToml { path: Utf8PathBuf, line: usize, column: usize, message: String, snippet: String, fix: String },
+    InfoToml {
+        path: Utf8PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+        snippet: String,
+        fix: String,
+    },
     /// `--only` matched nothing.
     #[error("`--only {filter}` matches no exercise and no track")]
     NothingSelected { filter: String },
@@ -67,7 +80,9 @@ impl CheckerError {
 
 /// The hint of the first [`CheckerError`] in `err`'s chain, if any.
 pub fn hint_for(err: &anyhow::Error) -> Option<String> {
-    err.chain().find_map(|cause| cause.downcast_ref::<CheckerError>()).map(CheckerError::hint)
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<CheckerError>())
+        .map(CheckerError::hint)
 }
 
 /// The candidate closest to `name` by edit distance, when it is close enough to be a likely typo.
@@ -109,7 +124,14 @@ mod tests {
     // Every error says what to do next.
     #[test]
     fn hints_name_a_next_step() {
-        let err = anyhow::Error::new(CheckerError::UnknownExercise { name: "x".into(), closest: Some("y".into()) });
-        assert!(hint_for(&err.context("while running")).unwrap().contains("`y`"));
+        let err = anyhow::Error::new(CheckerError::UnknownExercise {
+            name: "x".into(),
+            closest: Some("y".into()),
+        });
+        assert!(
+            hint_for(&err.context("while running"))
+                .unwrap()
+                .contains("`y`")
+        );
     }
 }

@@ -37,7 +37,11 @@ pub fn restore(ws: &Workspace, name: &str) -> anyhow::Result<Restored> {
     let backup = match &mine {
         Some(mine) => {
             let backup = backup(ws, name, mine)?;
-            Some(backup.strip_prefix(ws.root()).map_or(backup.clone(), Utf8Path::to_path_buf))
+            Some(
+                backup
+                    .strip_prefix(ws.root())
+                    .map_or(backup.clone(), Utf8Path::to_path_buf),
+            )
         }
         None => None,
     };
@@ -49,7 +53,11 @@ pub fn restore(ws: &Workspace, name: &str) -> anyhow::Result<Restored> {
 }
 
 /// The committed content of `relative` (a path under `root`) at `rev`.
-pub fn git_show(root: &Utf8Path, rev: &str, relative: &Utf8Path) -> anyhow::Result<Result<Vec<u8>, String>> {
+pub fn git_show(
+    root: &Utf8Path,
+    rev: &str,
+    relative: &Utf8Path,
+) -> anyhow::Result<Result<Vec<u8>, String>> {
     let output = Command::new("git")
         .arg("-C")
         .arg(root)
@@ -61,13 +69,24 @@ pub fn git_show(root: &Utf8Path, rev: &str, relative: &Utf8Path) -> anyhow::Resu
     if output.status.success() {
         Ok(Ok(output.stdout))
     } else {
-        let reason = String::from_utf8_lossy(&output.stderr).trim().lines().next().unwrap_or("git failed").to_string();
+        let reason = String::from_utf8_lossy(&output.stderr)
+            .trim()
+            .lines()
+            .next()
+            .unwrap_or("git failed")
+            .to_string();
         Ok(Err(reason))
     }
 }
 
 fn shipped_version(root: &Utf8Path, relative: &Utf8Path) -> anyhow::Result<Vec<u8>> {
-    git_show(root, "HEAD", relative)?.map_err(|reason| CheckerError::NotInGit { path: relative.to_owned(), reason }.into())
+    git_show(root, "HEAD", relative)?.map_err(|reason| {
+        CheckerError::NotInGit {
+            path: relative.to_owned(),
+            reason,
+        }
+        .into()
+    })
 }
 
 /// Saves `content` as `.backlings/backups/NAME.N.rs` with the first free N.
@@ -76,9 +95,14 @@ fn backup(ws: &Workspace, name: &str, content: &[u8]) -> anyhow::Result<Utf8Path
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{dir}`"))?;
     for n in 1.. {
         let path = dir.join(format!("{name}.{n}.rs"));
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
             Ok(mut file) => {
-                file.write_all(content).with_context(|| format!("cannot write `{path}`"))?;
+                file.write_all(content)
+                    .with_context(|| format!("cannot write `{path}`"))?;
                 return Ok(path);
             }
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -92,10 +116,15 @@ fn backup(ws: &Workspace, name: &str, content: &[u8]) -> anyhow::Result<Utf8Path
 pub fn write_atomically(path: &Utf8Path, content: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().context("a file without a directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{dir}`"))?;
-    let mut temp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in `{dir}`"))?;
-    temp.write_all(content).with_context(|| format!("cannot write `{path}`"))?;
+    let mut temp =
+        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in `{dir}`"))?;
+    temp.write_all(content)
+        .with_context(|| format!("cannot write `{path}`"))?;
     // A temp file is private (0600); an exercise file is an ordinary one.
-    temp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).with_context(|| format!("cannot write `{path}`"))?;
-    temp.persist(path).with_context(|| format!("cannot replace `{path}`"))?;
+    temp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .with_context(|| format!("cannot write `{path}`"))?;
+    temp.persist(path)
+        .with_context(|| format!("cannot replace `{path}`"))?;
     Ok(())
 }

@@ -13,7 +13,11 @@ static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 pub fn cancel_on_ctrl_c(cancel: Cancel) {
     let mut fds = [0; 2];
     // SAFETY: pipe(2) fills the two descriptors we pass.
-    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 || WAKE_FD.compare_exchange(-1, fds[1], Ordering::SeqCst, Ordering::SeqCst).is_err() {
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0
+        || WAKE_FD
+            .compare_exchange(-1, fds[1], Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+    {
         return;
     }
     // The handler may only do async-signal-safe work: it writes one byte; this thread does the rest.
@@ -22,6 +26,9 @@ pub fn cancel_on_ctrl_c(cancel: Cancel) {
         // SAFETY: read(2) into a one-byte buffer we own.
         while unsafe { libc::read(fds[0], (&raw mut byte).cast(), 1) } != 1 {}
         cancel.cancel();
+        // Every wait loop sees the cancel within milliseconds and reports the run as cancelled; killing the
+        // groups here at once would make it look like a crash. This is the backstop for anything not waited on.
+        std::thread::sleep(std::time::Duration::from_millis(300));
         sandbox::kill_all();
     });
     // SAFETY: installing a handler that only calls write(2), which is async-signal-safe.

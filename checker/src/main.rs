@@ -1,7 +1,6 @@
 //! `backlings`: a hands-on course in backend engineering, in Rust.
 //!
-//! Parses the command line, runs the command and prints an error once, with its hint. Everything else lives in
-//! [`cli`] (the commands) and the modules it calls.
+//! Parses the command line, runs the command and prints an error once, with its hint.
 
 mod cli;
 mod cmd;
@@ -15,9 +14,8 @@ mod state;
 mod ui;
 mod workspace;
 
-use std::process::ExitCode;
-
 use clap::Parser;
+use std::process::ExitCode;
 
 fn main() -> ExitCode {
     interrupt::restore_default_sigpipe();
@@ -26,9 +24,15 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             let color = ui::style::stderr_color();
-            eprintln!("{} {err:#}", ui::style::paint("error:", ui::style::RED_BOLD, color));
+            eprintln!(
+                "{} {err:#}",
+                ui::style::paint("error:", ui::style::RED_BOLD, color)
+            );
             if let Some(hint) = error::hint_for(&err) {
-                eprintln!("  {} {hint}", ui::style::paint("hint:", ui::style::CYAN_BOLD, color));
+                eprintln!(
+                    "  {} {hint}",
+                    ui::style::paint("hint:", ui::style::CYAN_BOLD, color)
+                );
             }
             ExitCode::from(2)
         }

@@ -9,6 +9,7 @@
 
 mod cargo;
 mod libtest;
+mod reports;
 mod stages;
 mod verdict;
 
@@ -18,10 +19,12 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use backlings_grade::sandbox::{Cancel, Termination};
+use backlings_grade::sandbox::Cancel;
 use camino::Utf8PathBuf;
 
-pub use cargo::{CargoOutcome, CargoRequest, executable, first_error, run as run_cargo, strip_ansi};
+pub use cargo::{
+    CargoOutcome, CargoRequest, executable, first_error, run as run_cargo, strip_ansi,
+};
 pub use stages::grade;
 pub use verdict::{Outcome, Stage, StageReport, Verdict, outcome_word};
 
@@ -76,7 +79,11 @@ pub fn run_exercise(
     on_progress: &mut dyn FnMut(Progress),
 ) -> anyhow::Result<Verdict> {
     let job = Job::exercise(exercise, options.seed);
-    let batch = BatchOptions { color: options.color, cancel: options.cancel.clone(), jobs: 1 };
+    let batch = BatchOptions {
+        color: options.color,
+        cancel: options.cancel.clone(),
+        jobs: 1,
+    };
     let mut verdicts = run_jobs(ws, std::slice::from_ref(&job), &batch, on_progress)?;
     Ok(verdicts.remove(0))
 }
@@ -97,12 +104,22 @@ pub struct Job<'a> {
 impl<'a> Job<'a> {
     /// The learner's version of `exercise`.
     pub fn exercise(exercise: &'a Exercise, seed: u64) -> Self {
-        Job { exercise, bin: exercise.name.clone(), path: exercise.path(), seeds: vec![seed] }
+        Job {
+            exercise,
+            bin: exercise.name.clone(),
+            path: exercise.path(),
+            seeds: vec![seed],
+        }
     }
 
     /// The reference solution of `exercise`.
     pub fn solution(exercise: &'a Exercise, seeds: Vec<u64>) -> Self {
-        Job { exercise, bin: exercise.solution_bin(), path: exercise.solution_path(), seeds }
+        Job {
+            exercise,
+            bin: exercise.solution_bin(),
+            path: exercise.solution_path(),
+            seeds,
+        }
     }
 }
 
@@ -118,7 +135,12 @@ pub struct BatchOptions {
 }
 
 /// Runs the pipeline on many bins with two cargo builds in all, then grades them in parallel.
-pub fn run_jobs(ws: &Workspace, jobs: &[Job<'_>], options: &BatchOptions, on_progress: &mut dyn FnMut(Progress)) -> anyhow::Result<Vec<Verdict>> {
+pub fn run_jobs(
+    ws: &Workspace,
+    jobs: &[Job<'_>],
+    options: &BatchOptions,
+    on_progress: &mut dyn FnMut(Progress),
+) -> anyhow::Result<Vec<Verdict>> {
     on_progress(Progress::Stage(Stage::Compile));
     let mut packages = BTreeSet::new();
     let mut bins = BTreeSet::new();
@@ -130,38 +152,101 @@ pub fn run_jobs(ws: &Workspace, jobs: &[Job<'_>], options: &BatchOptions, on_pro
             bins.insert(spec.bin().to_string());
         }
     }
-    let compile_timeout = jobs.iter().map(|job| job.exercise.timeouts.compile()).max().unwrap_or_default();
-    let request = CargoRequest { subcommand: "build", packages: packages.into_iter().collect(), bins: bins.into_iter().collect(), features: vec![] };
-    let build = cargo::run(ws, &request, options.color, compile_timeout, &options.cancel, on_progress)?;
+    let compile_timeout = jobs
+        .iter()
+        .map(|job| job.exercise.timeouts.compile())
+        .max()
+        .unwrap_or_default();
+    let request = CargoRequest {
+        subcommand: "build",
+        packages: packages.into_iter().collect(),
+        bins: bins.into_iter().collect(),
+        features: vec![],
+    };
+    let build = cargo::run(
+        ws,
+        &request,
+        options.color,
+        compile_timeout,
+        &options.cancel,
+        on_progress,
+    )?;
     let tested: Vec<String> = jobs
         .iter()
         .filter(|job| job.exercise.test && cargo::executable(&build, &job.bin).is_some())
         .map(|job| job.bin.clone())
         .collect();
     let test_build = if tested.is_empty() {
-        CargoOutcome { success: true, ..CargoOutcome::default() }
+        CargoOutcome {
+            success: true,
+            ..CargoOutcome::default()
+        }
     } else {
-        let packages = jobs.iter().filter(|job| tested.contains(&job.bin)).map(|job| ws.package_of(job.exercise)).collect::<anyhow::Result<BTreeSet<_>>>()?;
-        let request = CargoRequest { subcommand: "test", packages: packages.into_iter().collect(), bins: tested.clone(), features: vec![] };
-        cargo::run(ws, &request, options.color, compile_timeout, &options.cancel, on_progress)?
+        let packages = jobs
+            .iter()
+            .filter(|job| tested.contains(&job.bin))
+            .map(|job| ws.package_of(job.exercise))
+            .collect::<anyhow::Result<BTreeSet<_>>>()?;
+        let request = CargoRequest {
+            subcommand: "test",
+            packages: packages.into_iter().collect(),
+            bins: tested.clone(),
+            features: vec![],
+        };
+        cargo::run(
+            ws,
+            &request,
+            options.color,
+            compile_timeout,
+            &options.cancel,
+            on_progress,
+        )?
     };
-    let compiled: Vec<StageReport> = jobs.iter().map(|job| compile_report(job, &build, &test_build)).collect();
+    let compiled: Vec<StageReport> = jobs
+        .iter()
+        .map(|job| reports::compile(job, &build, &test_build))
+        .collect();
 
-    let linted: Vec<&Job<'_>> = jobs.iter().zip(&compiled).filter(|(job, c)| job.exercise.strict_clippy && c.outcome == Outcome::Passed).map(|(job, _)| job).collect();
+    let linted: Vec<&Job<'_>> = jobs
+        .iter()
+        .zip(&compiled)
+        .filter(|(job, c)| job.exercise.strict_clippy && c.outcome == Outcome::Passed)
+        .map(|(job, _)| job)
+        .collect();
     let (sender, receiver) = mpsc::channel::<(usize, Vec<StageReport>, u64)>();
     let next = AtomicUsize::new(0);
     let workers = options.jobs.clamp(1, jobs.len().max(1));
-    let mut runtime: Vec<(Vec<StageReport>, u64)> = jobs.iter().map(|job| (Vec::new(), job.seeds[0])).collect();
+    let mut runtime: Vec<(Vec<StageReport>, u64)> =
+        jobs.iter().map(|job| (Vec::new(), job.seeds[0])).collect();
     let lint = thread::scope(|scope| -> anyhow::Result<CargoOutcome> {
         let lint = scope.spawn(|| -> anyhow::Result<CargoOutcome> {
             if linted.is_empty() {
                 return Ok(CargoOutcome::default());
             }
-            let packages = linted.iter().map(|job| ws.package_of(job.exercise)).collect::<anyhow::Result<BTreeSet<_>>>()?;
+            let packages = linted
+                .iter()
+                .map(|job| ws.package_of(job.exercise))
+                .collect::<anyhow::Result<BTreeSet<_>>>()?;
             let bins = linted.iter().map(|job| job.bin.clone()).collect();
-            let timeout = linted.iter().map(|job| job.exercise.timeouts.clippy()).max().unwrap_or_default();
-            let request = CargoRequest { subcommand: "clippy", packages: packages.into_iter().collect(), bins, features: vec![] };
-            cargo::run(ws, &request, options.color, timeout, &options.cancel, &mut |_| {})
+            let timeout = linted
+                .iter()
+                .map(|job| job.exercise.timeouts.clippy())
+                .max()
+                .unwrap_or_default();
+            let request = CargoRequest {
+                subcommand: "clippy",
+                packages: packages.into_iter().collect(),
+                bins,
+                features: vec![],
+            };
+            cargo::run(
+                ws,
+                &request,
+                options.color,
+                timeout,
+                &options.cancel,
+                &mut |_| {},
+            )
         });
         for _ in 0..workers {
             let sender = sender.clone();
@@ -192,64 +277,20 @@ pub fn run_jobs(ws: &Workspace, jobs: &[Job<'_>], options: &BatchOptions, on_pro
         if !linted.is_empty() && jobs.len() == 1 {
             on_progress(Progress::Stage(Stage::Clippy));
         }
-        lint.join().unwrap_or_else(|_| anyhow::bail!("the clippy thread panicked"))
+        lint.join()
+            .unwrap_or_else(|_| anyhow::bail!("the clippy thread panicked"))
     })?;
 
     let mut verdicts = Vec::with_capacity(jobs.len());
     for ((job, compile), (runtime, seed)) in jobs.iter().zip(compiled).zip(runtime) {
-        let verdict = assemble(job, compile, runtime, seed, &lint);
-        on_progress(Progress::Graded { exercise: job.exercise.name.clone(), passed: verdict.passed() });
+        let verdict = reports::assemble(job, compile, runtime, seed, &lint);
+        on_progress(Progress::Graded {
+            exercise: job.exercise.name.clone(),
+            passed: verdict.passed(),
+        });
         verdicts.push(verdict);
     }
     Ok(verdicts)
-}
-
-/// The compile stage of `job` from the two builds: its first error, or its warnings.
-fn compile_report(job: &Job<'_>, build: &CargoOutcome, test_build: &CargoOutcome) -> StageReport {
-    let duration = build.elapsed + test_build.elapsed;
-    let stopped = build.stopped.or(test_build.stopped);
-    let failed_in = if cargo::executable(build, &job.bin).is_none() {
-        Some(build)
-    } else if job.exercise.test && cargo::executable(test_build, &job.bin).is_none() {
-        Some(test_build)
-    } else {
-        None
-    };
-    let grader_missing = job.exercise.grader.as_ref().filter(|spec| cargo::executable(build, spec.bin()).is_none());
-    let (outcome, summary, text) = match (stopped, failed_in, grader_missing) {
-        (Some(Termination::Cancelled), _, _) => (Outcome::Cancelled, "cancelled".to_string(), String::new()),
-        (Some(_), Some(_), _) => (Outcome::TimedOut, format!("cargo was still building after {}s", job.exercise.timeouts.compile().as_secs()), String::new()),
-        (_, Some(outcome), _) => {
-            let errors = outcome.errors(&job.bin).len();
-            let summary = match errors {
-                0 => "cargo could not build it".to_string(),
-                1 => "1 error".to_string(),
-                n => format!("{n} errors"),
-            };
-            (Outcome::Failed, summary, cargo::first_error(outcome, &job.bin))
-        }
-        (_, None, Some(spec)) => (
-            Outcome::Crashed,
-            format!("the grader `{}` did not build (a problem of the course, not of your code)", spec.package),
-            cargo::first_error(build, spec.bin()),
-        ),
-        (_, None, None) => {
-            let mut seen = BTreeSet::new();
-            let warnings: Vec<&str> = build
-                .diagnostics(&job.bin)
-                .chain(test_build.diagnostics(&job.bin))
-                .filter(|d| d.level == "warning" && seen.insert(d.rendered.clone()))
-                .map(|d| d.rendered.trim_end())
-                .collect();
-            let summary = match warnings.len() {
-                0 => String::new(),
-                1 => "1 warning".to_string(),
-                n => format!("{n} warnings"),
-            };
-            (Outcome::Passed, summary, warnings.join("\n\n"))
-        }
-    };
-    StageReport { stage: Stage::Compile, outcome, duration, summary, text }
 }
 
 /// Tests, then the grader (or `main`), stopping at the first failure.
@@ -264,7 +305,9 @@ fn runtime_stages(
 ) -> Vec<StageReport> {
     let mut reports = Vec::new();
     if job.exercise.test {
-        let Some(test_exe) = cargo::executable(test_build, &job.bin) else { return reports };
+        let Some(test_exe) = cargo::executable(test_build, &job.bin) else {
+            return reports;
+        };
         let report = stages::tests(test_exe, job.exercise, options.color, &options.cancel);
         let stop = report.outcome != Outcome::Passed;
         reports.push(report);
@@ -272,10 +315,14 @@ fn runtime_stages(
             return reports;
         }
     }
-    let Some(program) = cargo::executable(build, &job.bin) else { return reports };
+    let Some(program) = cargo::executable(build, &job.bin) else {
+        return reports;
+    };
     match &job.exercise.grader {
         Some(spec) => {
-            let Some(grader) = cargo::executable(build, spec.bin()) else { return reports };
+            let Some(grader) = cargo::executable(build, spec.bin()) else {
+                return reports;
+            };
             let mut last = None;
             for &seed in &job.seeds {
                 let graded = stages::grade(grader, job.exercise, program, seed, &options.cancel);
@@ -299,54 +346,14 @@ fn runtime_stages(
     reports
 }
 
-/// The verdict of `job` in pipeline order, marking what did not run.
-fn assemble(job: &Job<'_>, compile: StageReport, runtime: Vec<StageReport>, seed: u64, lint: &CargoOutcome) -> Verdict {
-    let exercise = job.exercise;
-    let mut planned = Vec::new();
-    if exercise.test {
-        planned.push(Stage::Tests);
-    }
-    planned.push(if exercise.grader.is_some() { Stage::Grader } else { Stage::Run });
-    if exercise.strict_clippy {
-        planned.push(Stage::Clippy);
-    }
-    let mut stages = vec![compile];
-    let mut runtime = runtime.into_iter();
-    for stage in planned {
-        let blocked = stages.iter().any(|s| s.outcome != Outcome::Passed);
-        let cancelled = stages.iter().any(|s| s.outcome == Outcome::Cancelled);
-        let report = if cancelled {
-            StageReport { outcome: Outcome::Cancelled, ..StageReport::skipped(stage, "cancelled") }
-        } else if blocked {
-            StageReport::skipped(stage, "skipped: an earlier stage failed")
-        } else if stage == Stage::Clippy {
-            clippy_report(job, lint)
-        } else {
-            runtime.next().unwrap_or_else(|| StageReport::skipped(stage, "did not run"))
-        };
-        stages.push(report);
-    }
-    Verdict { exercise: exercise.name.clone(), bin: job.bin.clone(), path: job.path.clone(), seed, stages }
-}
-
-fn clippy_report(job: &Job<'_>, lint: &CargoOutcome) -> StageReport {
-    let diagnostics: Vec<&str> = lint.diagnostics(&job.bin).map(|d| d.rendered.trim_end()).collect();
-    let errors = lint.errors(&job.bin).len();
-    let (outcome, summary) = match lint.stopped {
-        Some(Termination::Cancelled) => (Outcome::Cancelled, "cancelled".to_string()),
-        Some(_) => (Outcome::TimedOut, format!("clippy was still running after {}s", job.exercise.timeouts.clippy().as_secs())),
-        None if errors > 0 => (Outcome::Failed, format!("{errors} lint{} to fix", if errors == 1 { "" } else { "s" })),
-        None if lint.compiled.contains(&job.bin) => (Outcome::Passed, "no lints".to_string()),
-        None => (Outcome::Failed, "clippy could not check it".to_string()),
-    };
-    let text = if diagnostics.is_empty() && outcome == Outcome::Failed { lint.stderr.clone() } else { diagnostics.join("\n\n") };
-    StageReport { stage: Stage::Clippy, outcome, duration: lint.elapsed, summary, text }
-}
-
 /// A seed for `run` and `watch`: fresh each time, so repeated saves explore more cases.
 pub fn fresh_seed() -> u64 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or(Duration::ZERO).as_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_nanos();
     // Mix the clock with the pid, then keep it short enough to type back in a replay command.
-    let mixed = (nanos as u64 ^ u64::from(std::process::id()).rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mixed = (nanos as u64 ^ u64::from(std::process::id()).rotate_left(32))
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
     mixed % 1_000_000
 }

@@ -67,10 +67,16 @@ impl State {
     /// Loads the state of `ws`, recovering from a missing, corrupted or old file (with a warning on stderr).
     pub fn load(ws: &Workspace) -> anyhow::Result<State> {
         let path = ws.state_dir().join("state.json");
-        let order = ws.exercises().iter().map(|exercise| exercise.name.clone()).collect();
+        let order = ws
+            .exercises()
+            .iter()
+            .map(|exercise| exercise.name.clone())
+            .collect();
         let file = match std::fs::read_to_string(&path) {
             Ok(text) => parse_or_recover(&text, &path),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => import_rustlings(ws).unwrap_or_default(),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                import_rustlings(ws).unwrap_or_default()
+            }
             Err(err) => return Err(err).with_context(|| format!("cannot read `{path}`")),
         };
         Ok(State { path, order, file })
@@ -78,16 +84,26 @@ impl State {
 
     /// Writes the state atomically (a temp file renamed over the old one), so a crash never leaves half a file.
     pub fn save(&self) -> anyhow::Result<()> {
-        let dir = self.path.parent().context("the state file has no directory")?;
+        let dir = self
+            .path
+            .parent()
+            .context("the state file has no directory")?;
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{dir}`"))?;
-        let mut temp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in `{dir}`"))?;
-        let mut file = StateFile { format: STATE_FORMAT, ..StateFile::default() };
+        let mut temp = tempfile::NamedTempFile::new_in(dir)
+            .with_context(|| format!("cannot write in `{dir}`"))?;
+        let mut file = StateFile {
+            format: STATE_FORMAT,
+            ..StateFile::default()
+        };
         file.current.clone_from(&self.file.current);
         file.welcomed = self.file.welcomed;
         file.exercises.clone_from(&self.file.exercises);
         serde_json::to_writer_pretty(&mut temp, &file).context("cannot serialize the state")?;
-        temp.write_all(b"\n").and_then(|()| temp.as_file().sync_all()).context("cannot write the state")?;
-        temp.persist(&self.path).with_context(|| format!("cannot replace `{}`", self.path))?;
+        temp.write_all(b"\n")
+            .and_then(|()| temp.as_file().sync_all())
+            .context("cannot write the state")?;
+        temp.persist(&self.path)
+            .with_context(|| format!("cannot replace `{}`", self.path))?;
         Ok(())
     }
 
@@ -109,7 +125,10 @@ impl State {
 
     /// Whether `name` has passed every stage once.
     pub fn is_solved(&self, name: &str) -> bool {
-        self.file.exercises.get(name).is_some_and(|entry| entry.solved)
+        self.file
+            .exercises
+            .get(name)
+            .is_some_and(|entry| entry.solved)
     }
 
     /// Records that `name` passed.
@@ -124,14 +143,25 @@ impl State {
 
     /// The first unsolved exercise after the current one, wrapping around; `None` when all are solved.
     pub fn next_unsolved(&self) -> Option<&str> {
-        let start = self.order.iter().position(|name| name == self.current()).unwrap_or(0);
+        let start = self
+            .order
+            .iter()
+            .position(|name| name == self.current())
+            .unwrap_or(0);
         let (before, after) = self.order.split_at(start);
-        after.iter().chain(before).find(|name| !self.is_solved(name)).map(String::as_str)
+        after
+            .iter()
+            .chain(before)
+            .find(|name| !self.is_solved(name))
+            .map(String::as_str)
     }
 
     /// How many exercises are solved.
     pub fn solved_count(&self) -> usize {
-        self.order.iter().filter(|name| self.is_solved(name)).count()
+        self.order
+            .iter()
+            .filter(|name| self.is_solved(name))
+            .count()
     }
 
     /// What is remembered about `name`.
@@ -148,7 +178,12 @@ impl State {
     pub fn record(&mut self, name: &str, verdict: &Verdict, hash: String) {
         let failed_stage = verdict.first_failure().map(|stage| stage.stage.to_string());
         let passed = verdict.passed();
-        self.entry(name).last = Some(LastVerdict { hash, passed, seed: verdict.seed, failed_stage });
+        self.entry(name).last = Some(LastVerdict {
+            hash,
+            passed,
+            seed: verdict.seed,
+            failed_stage,
+        });
         if passed {
             self.mark_solved(name);
         }
@@ -166,7 +201,9 @@ impl State {
 
 /// FNV-1a 64 of `bytes`, in hex: a stable fingerprint of a graded file.
 pub fn content_hash(bytes: &[u8]) -> String {
-    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     format!("{hash:016x}")
 }
 
@@ -180,14 +217,22 @@ fn parse_or_recover(text: &str, path: &Utf8PathBuf) -> StateFile {
     let value = serde_json::from_str::<serde_json::Value>(text).ok();
     let mut file = StateFile::default();
     if let Some(value) = &value {
-        file.current = value.get("current").and_then(|v| v.as_str()).map(str::to_string);
-        let solved_names = value.get("solved").and_then(|v| v.as_array()).into_iter().flatten();
+        file.current = value
+            .get("current")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        let solved_names = value
+            .get("solved")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten();
         for name in solved_names.filter_map(|v| v.as_str()) {
             file.exercises.entry(name.to_string()).or_default().solved = true;
         }
         if let Some(entries) = value.get("exercises").and_then(|v| v.as_object()) {
             for (name, entry) in entries {
-                let recovered = serde_json::from_value::<ExerciseState>(entry.clone()).unwrap_or_default();
+                let recovered =
+                    serde_json::from_value::<ExerciseState>(entry.clone()).unwrap_or_default();
                 file.exercises.insert(name.clone(), recovered);
             }
         }
@@ -196,13 +241,21 @@ fn parse_or_recover(text: &str, path: &Utf8PathBuf) -> StateFile {
     let kept = std::fs::write(&aside, text).is_ok();
     eprintln!(
         "warning: `{path}` was {}; {} (the old file is kept as `{}`)",
-        if value.is_some() { "in an old or unknown format" } else { "corrupted" },
+        if value.is_some() {
+            "in an old or unknown format"
+        } else {
+            "corrupted"
+        },
         if file.exercises.is_empty() && file.current.is_none() {
             "starting with fresh progress"
         } else {
             "recovered what could be read"
         },
-        if kept { aside.as_str() } else { "nothing: it could not be copied" },
+        if kept {
+            aside.as_str()
+        } else {
+            "nothing: it could not be copied"
+        },
     );
     file
 }
@@ -210,10 +263,20 @@ fn parse_or_recover(text: &str, path: &Utf8PathBuf) -> StateFile {
 /// Progress from a rustlings `.rustlings-state.txt` (current exercise, then the solved ones), if there is one.
 fn import_rustlings(ws: &Workspace) -> Option<StateFile> {
     let text = std::fs::read_to_string(ws.root().join(".rustlings-state.txt")).ok()?;
-    let mut lines = text.lines().skip_while(|line| line.starts_with("DON'T EDIT")).filter(|line| !line.trim().is_empty());
-    let mut file = StateFile { current: lines.next().map(str::to_string), welcomed: true, ..StateFile::default() };
+    let mut lines = text
+        .lines()
+        .skip_while(|line| line.starts_with("DON'T EDIT"))
+        .filter(|line| !line.trim().is_empty());
+    let mut file = StateFile {
+        current: lines.next().map(str::to_string),
+        welcomed: true,
+        ..StateFile::default()
+    };
     for name in lines {
-        file.exercises.entry(name.trim().to_string()).or_default().solved = true;
+        file.exercises
+            .entry(name.trim().to_string())
+            .or_default()
+            .solved = true;
     }
     Some(file)
 }
@@ -225,8 +288,17 @@ mod tests {
     fn state(order: &[&str], text: Option<&str>) -> (State, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let path = Utf8PathBuf::try_from(dir.path().join("state.json")).unwrap();
-        let file = text.map(|text| parse_or_recover(text, &path)).unwrap_or_default();
-        (State { path, order: order.iter().map(|s| s.to_string()).collect(), file }, dir)
+        let file = text
+            .map(|text| parse_or_recover(text, &path))
+            .unwrap_or_default();
+        (
+            State {
+                path,
+                order: order.iter().map(|s| s.to_string()).collect(),
+                file,
+            },
+            dir,
+        )
     }
 
     // What is saved is what is loaded.
@@ -255,7 +327,10 @@ mod tests {
     // An older format keeps the parts that can be read.
     #[test]
     fn recovers_progress_from_an_old_format() {
-        let (state, _dir) = state(&["a", "b", "c"], Some(r#"{"current": "b", "solved": ["a"]}"#));
+        let (state, _dir) = state(
+            &["a", "b", "c"],
+            Some(r#"{"current": "b", "solved": ["a"]}"#),
+        );
         assert!(state.is_solved("a"));
         assert_eq!(state.current(), "b");
     }
@@ -263,7 +338,10 @@ mod tests {
     // A name that left the course is not current; a new exercise starts unsolved; next wraps around.
     #[test]
     fn follows_course_updates() {
-        let (mut state, _dir) = state(&["a", "new", "b"], Some(r#"{"format": 1, "current": "gone", "exercises": {"a": {"solved": true}}}"#));
+        let (mut state, _dir) = state(
+            &["a", "new", "b"],
+            Some(r#"{"format": 1, "current": "gone", "exercises": {"a": {"solved": true}}}"#),
+        );
         assert_eq!(state.current(), "new");
         state.set_current("b");
         assert_eq!(state.next_unsolved(), Some("b"));

@@ -25,19 +25,31 @@ impl Workspace {
     pub fn discover() -> anyhow::Result<Workspace> {
         let cwd = std::env::current_dir().context("cannot read the current directory")?;
         let cwd = Utf8PathBuf::try_from(cwd).context("the current directory is not valid UTF-8")?;
-        let root = cwd.ancestors().find(|dir| dir.join("info.toml").is_file()).ok_or_else(|| {
-            let looks_like_rustlings = cwd.join(".rustlings-state.txt").exists()
-                || (cwd.join("exercises").is_dir() && cwd.join("Cargo.toml").is_file());
-            CheckerError::NoCourse { searched: cwd.clone(), looks_like_rustlings }
-        })?;
+        let root = cwd
+            .ancestors()
+            .find(|dir| dir.join("info.toml").is_file())
+            .ok_or_else(|| {
+                let looks_like_rustlings = cwd.join(".rustlings-state.txt").exists()
+                    || (cwd.join("exercises").is_dir() && cwd.join("Cargo.toml").is_file());
+                CheckerError::NoCourse {
+                    searched: cwd.clone(),
+                    looks_like_rustlings,
+                }
+            })?;
         Workspace::open(root)
     }
 
     /// Opens the course at `root`.
     pub fn open(root: &Utf8Path) -> anyhow::Result<Workspace> {
         let info_path = root.join("info.toml");
-        let text = std::fs::read_to_string(&info_path).with_context(|| format!("cannot read `{info_path}`"))?;
-        let info = Info::parse(&text, &info_path)?;
+        let text = std::fs::read_to_string(&info_path)
+            .with_context(|| format!("cannot read `{info_path}`"))?;
+        // Messages name the file as the learner would type it: relative to where they are.
+        let shown = std::env::current_dir()
+            .ok()
+            .and_then(|cwd| info_path.strip_prefix(&cwd).ok().map(Utf8Path::to_path_buf))
+            .unwrap_or_else(|| info_path.clone());
+        let info = Info::parse(&text, &shown)?;
         Ok(Workspace {
             root: root.to_owned(),
             info,
@@ -69,23 +81,39 @@ impl Workspace {
 
     /// The exercise called `name`, or an error suggesting the closest name.
     pub fn find(&self, name: &str) -> Result<&Exercise, CheckerError> {
-        self.exercises().iter().find(|exercise| exercise.name == name).ok_or_else(|| CheckerError::UnknownExercise {
-            name: name.to_string(),
-            closest: error::closest(name, self.exercises().iter().map(|exercise| exercise.name.as_str())),
-        })
+        self.exercises()
+            .iter()
+            .find(|exercise| exercise.name == name)
+            .ok_or_else(|| CheckerError::UnknownExercise {
+                name: name.to_string(),
+                closest: error::closest(
+                    name,
+                    self.exercises()
+                        .iter()
+                        .map(|exercise| exercise.name.as_str()),
+                ),
+            })
     }
 
     /// The exercises selected by `--only` filters (all when empty), in course order.
     pub fn select(&self, only: &[String]) -> Result<Vec<&Exercise>, CheckerError> {
         for filter in only {
-            if !self.exercises().iter().any(|exercise| exercise.matches(filter)) {
-                return Err(CheckerError::NothingSelected { filter: filter.clone() });
+            if !self
+                .exercises()
+                .iter()
+                .any(|exercise| exercise.matches(filter))
+            {
+                return Err(CheckerError::NothingSelected {
+                    filter: filter.clone(),
+                });
             }
         }
         Ok(self
             .exercises()
             .iter()
-            .filter(|exercise| only.is_empty() || only.iter().any(|filter| exercise.matches(filter)))
+            .filter(|exercise| {
+                only.is_empty() || only.iter().any(|filter| exercise.matches(filter))
+            })
             .collect())
     }
 
@@ -109,19 +137,32 @@ impl Workspace {
     /// exercise's directory up to the course root (a track package, or the root package of a rustlings set).
     pub fn package_of(&self, exercise: &Exercise) -> anyhow::Result<String> {
         let key = exercise.track().to_string();
-        let mut packages = self.packages.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut packages = self
+            .packages
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(package) = packages.get(&key) {
             return Ok(package.clone());
         }
         let start = self.root.join(exercise.path());
-        for dir in start.ancestors().skip(1).take_while(|dir| dir.starts_with(&self.root)) {
+        for dir in start
+            .ancestors()
+            .skip(1)
+            .take_while(|dir| dir.starts_with(&self.root))
+        {
             let manifest = dir.join("Cargo.toml");
             if !manifest.is_file() {
                 continue;
             }
-            let text = std::fs::read_to_string(&manifest).with_context(|| format!("cannot read `{manifest}`"))?;
-            let table: toml::Table = toml::from_str(&text).with_context(|| format!("`{manifest}` is not valid TOML"))?;
-            if let Some(name) = table.get("package").and_then(|package| package.get("name")).and_then(|n| n.as_str()) {
+            let text = std::fs::read_to_string(&manifest)
+                .with_context(|| format!("cannot read `{manifest}`"))?;
+            let table: toml::Table =
+                toml::from_str(&text).with_context(|| format!("`{manifest}` is not valid TOML"))?;
+            if let Some(name) = table
+                .get("package")
+                .and_then(|package| package.get("name"))
+                .and_then(|n| n.as_str())
+            {
                 packages.insert(key, name.to_string());
                 return Ok(name.to_string());
             }

@@ -17,11 +17,12 @@
 //!    forgets its vote (it has not voted in the new term yet) and becomes a follower, *before* handling the
 //!    message. A message with a lower term is stale: requests are refused (with the current term in the reply,
 //!    so the sender learns it is behind), replies are ignored.
-//! 2. **Election timer.** Followers and candidates count ticks. When `ELECTION_TIMEOUT_MIN..=ELECTION_TIMEOUT_MAX`
-//!    (10 to 20) ticks pass without the timer being reset, the node starts an election. The timeout is drawn
-//!    afresh, uniformly at random, every time the timer is reset. The timer is reset when the node starts an
-//!    election, when it grants a vote, and when it accepts an `AppendEntries` from the leader of its term. (You
-//!    may also reset it when you adopt a new term or step down; nothing else resets it.) Leaders do not run it.
+//! 2. **Election timer.** Followers and candidates count ticks. When their timeout, a number of ticks drawn
+//!    uniformly at random from `ELECTION_TIMEOUT_MIN..=ELECTION_TIMEOUT_MAX` (10 to 20), passes without the
+//!    timer being reset, the node starts an election. Exactly three events reset the timer, each with a freshly
+//!    drawn timeout: starting an election, granting a vote, and accepting an `AppendEntries` from the leader of
+//!    the current term. Nothing else does: not a refused vote request, not a new term on its own. Leaders do
+//!    not run the timer; a leader that steps down starts it afresh.
 //! 3. **Starting an election.** Increment the term, become a candidate, vote for yourself, and send a
 //!    `RequestVote` to every other node carrying your log's last index and last term.
 //! 4. **Voting.** Grant a `RequestVote` only if its term is your current term (after rule 1), you have not voted
@@ -49,7 +50,15 @@
 //! - keeping last term's `voted_for` after moving to a new term, so a healthy candidate is refused;
 //! - resetting the timer on the wrong events: not on heartbeats (elections under a healthy leader), or on every
 //!   message (a node that can never win keeps everyone waiting);
-//! - a fixed timeout: nodes that time out together split the vote forever.
+//! - a fixed timeout, or one drawn once per node: nodes that time out together split the vote again and again.
+//!
+//! ## Your task
+//!
+//! Complete [`Node`]: `tick`, `step` and the helpers below them. The provided `main` hosts a whole cluster in
+//! one process and lets the grader play the network: it ticks nodes, delivers (or loses, duplicates, delays)
+//! the messages they send, cuts nodes off and lets them rejoin, and checks every answer against the rules above.
+//! Each node gets its own seeded random generator: draw timeouts from it (`self.rng.next_u64()`), never from a
+//! global source, so that a seed replays the same run.
 //!
 //! Log replication (`raft2_log_replication`) and persistence across crashes (`raft3_persistence`) come next;
 //! here each node's log is fixed and only its last index and term matter.
@@ -105,7 +114,10 @@ pub struct Message {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Body {
     /// A candidate asks for a vote, showing how up-to-date its log is.
-    RequestVote { last_log_index: u64, last_log_term: u64 },
+    RequestVote {
+        last_log_index: u64,
+        last_log_term: u64,
+    },
     /// The answer to a `RequestVote`.
     RequestVoteReply { granted: bool },
     /// A leader's heartbeat (in this exercise it carries no entries).
@@ -123,11 +135,10 @@ pub struct Node {
     role: Role,
     term: u64,
     voted_for: Option<NodeId>,
-    /// Distinct nodes that granted this candidate their vote in the current term (itself included).
-    votes: BTreeSet<NodeId>,
     election_elapsed: u64,
     election_timeout: u64,
     heartbeat_elapsed: u64,
+    // TODO: add what a candidate needs to count the votes it has won (and initialise it in `new`).
 }
 
 impl Node {
@@ -141,7 +152,6 @@ impl Node {
             role: Role::Follower,
             term: log.last_term,
             voted_for: None,
-            votes: BTreeSet::new(),
             election_elapsed: 0,
             election_timeout: ELECTION_TIMEOUT_MAX,
             heartbeat_elapsed: 0,
@@ -168,113 +178,71 @@ impl Node {
 
     /// One unit of time passed.
     pub fn tick(&mut self) -> Vec<Message> {
-        match self.role {
-            Role::Leader => {
-                self.heartbeat_elapsed += 1;
-                if self.heartbeat_elapsed >= HEARTBEAT_INTERVAL {
-                    self.heartbeat_elapsed = 0;
-                    return self.broadcast(|_| Body::AppendEntries);
-                }
-                Vec::new()
-            }
-            Role::Follower | Role::Candidate => {
-                self.election_elapsed += 1;
-                if self.election_elapsed >= self.election_timeout {
-                    return self.start_election();
-                }
-                Vec::new()
-            }
-        }
+        // TODO: a leader sends heartbeats on every HEARTBEAT_INTERVAL-th tick (rule 6);
+        // a follower or candidate starts an election when its timer runs out (rules 2 and 3).
+        todo!()
     }
 
     /// A message arrived; returns the messages to send in answer.
     pub fn step(&mut self, msg: Message) -> Vec<Message> {
-        if msg.term > self.term {
-            self.become_follower(msg.term);
-        }
-        match msg.body {
-            Body::RequestVote { last_log_index, last_log_term } => {
-                let candidate = LogPosition { last_index: last_log_index, last_term: last_log_term };
-                let granted = msg.term == self.term
-                    && self.voted_for.is_none_or(|v| v == msg.from)
-                    && is_at_least_as_up_to_date(candidate, self.log);
-                if granted {
-                    self.voted_for = Some(msg.from);
-                    self.reset_election_timer();
-                }
-                vec![self.message(msg.from, Body::RequestVoteReply { granted })]
-            }
-            Body::RequestVoteReply { granted } => {
-                if self.role == Role::Candidate && msg.term == self.term && granted {
-                    self.votes.insert(msg.from);
-                    if self.votes.len() > self.cluster_size / 2 {
-                        return self.become_leader();
-                    }
-                }
-                Vec::new()
-            }
-            Body::AppendEntries => {
-                if msg.term < self.term {
-                    return vec![self.message(msg.from, Body::AppendEntriesReply { success: false })];
-                }
-                self.role = Role::Follower;
-                self.reset_election_timer();
-                vec![self.message(msg.from, Body::AppendEntriesReply { success: true })]
-            }
-            Body::AppendEntriesReply { .. } => Vec::new(),
-        }
+        // TODO: apply rule 1 (terms) first, then handle each kind of message: vote requests (rule 4),
+        // vote replies (rule 5), heartbeats and their replies (rule 6).
+        todo!()
     }
 
+    /// A timeout drawn uniformly from `ELECTION_TIMEOUT_MIN..=ELECTION_TIMEOUT_MAX`.
     fn random_election_timeout(&mut self) -> u64 {
-        let span = ELECTION_TIMEOUT_MAX - ELECTION_TIMEOUT_MIN + 1;
-        ELECTION_TIMEOUT_MIN + self.rng.next_u64() % span
+        // TODO: draw from this node's own generator, `self.rng`.
+        todo!()
     }
 
+    /// Restarts the election timer with a fresh timeout (rule 2 says when).
     fn reset_election_timer(&mut self) {
         self.election_elapsed = 0;
         self.election_timeout = self.random_election_timeout();
     }
 
+    /// Adopts a higher term (rule 1).
     fn become_follower(&mut self, term: u64) {
-        let was_leader = self.role == Role::Leader;
-        self.term = term;
-        self.voted_for = None;
-        self.role = Role::Follower;
-        self.votes.clear();
-        if was_leader {
-            // A deposed leader's timer has not run while it led: give it a full, fresh timeout.
-            self.reset_election_timer();
-        }
+        // TODO: new term, no vote in it yet, follower; a deposed leader starts its election timer afresh.
+        todo!()
     }
 
+    /// The timer ran out (rule 3).
     fn start_election(&mut self) -> Vec<Message> {
-        self.term += 1;
-        self.role = Role::Candidate;
-        self.voted_for = Some(self.id);
-        self.votes = BTreeSet::from([self.id]);
-        self.reset_election_timer();
-        let log = self.log;
-        self.broadcast(|_| Body::RequestVote { last_log_index: log.last_index, last_log_term: log.last_term })
+        // TODO: next term, candidate, vote for yourself, restart the timer, ask every other node for its vote.
+        todo!()
     }
 
+    /// A majority voted for this candidate (rule 5).
     fn become_leader(&mut self) -> Vec<Message> {
-        self.role = Role::Leader;
-        self.heartbeat_elapsed = 0;
-        self.broadcast(|_| Body::AppendEntries)
+        // TODO: lead, and announce it to every other node at once.
+        todo!()
     }
 
+    /// One message to every other node, in ascending id order.
     fn broadcast(&self, body: impl Fn(NodeId) -> Body) -> Vec<Message> {
-        (0..self.cluster_size).filter(|&peer| peer != self.id).map(|peer| self.message(peer, body(peer))).collect()
+        (0..self.cluster_size)
+            .filter(|&peer| peer != self.id)
+            .map(|peer| self.message(peer, body(peer)))
+            .collect()
     }
 
+    /// A message from this node, in its current term.
     fn message(&self, to: NodeId, body: Body) -> Message {
-        Message { from: self.id, to, term: self.term, body }
+        Message {
+            from: self.id,
+            to,
+            term: self.term,
+            body,
+        }
     }
 }
 
-/// Raft's "at least as up-to-date" order on logs (section 5.4.1): later last term wins, then the longer log.
+/// Raft's "at least as up-to-date" order on logs (section 5.4.1).
 fn is_at_least_as_up_to_date(candidate: LogPosition, voter: LogPosition) -> bool {
-    (candidate.last_term, candidate.last_index) >= (voter.last_term, voter.last_index)
+    // TODO: compare the logs as rule 4 says.
+    todo!()
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -326,29 +294,51 @@ fn node_rng(seed: u64, id: NodeId) -> ChaCha8Rng {
 }
 
 fn state_of(node: &Node) -> NodeState {
-    NodeState { node: node.id(), role: node.role(), term: node.term(), voted_for: node.voted_for() }
+    NodeState {
+        node: node.id(),
+        role: node.role(),
+        term: node.term(),
+        voted_for: node.voted_for(),
+    }
 }
 
 fn handle(cluster: &mut Vec<Node>, request: Request) -> Reply {
     let (id, out) = match request {
         Request::Init { seed, logs } => {
             let size = logs.len();
-            *cluster = logs.into_iter().enumerate().map(|(id, log)| Node::new(id, size, log, node_rng(seed, id))).collect();
-            return Reply::Cluster { nodes: cluster.iter().map(state_of).collect() };
+            *cluster = logs
+                .into_iter()
+                .enumerate()
+                .map(|(id, log)| Node::new(id, size, log, node_rng(seed, id)))
+                .collect();
+            return Reply::Cluster {
+                nodes: cluster.iter().map(state_of).collect(),
+            };
         }
         Request::Tick { node } => match cluster.get_mut(node) {
             Some(target) => (node, target.tick()),
-            None => return Reply::Error { error: format!("no node {node} in a cluster of {}", cluster.len()) },
+            None => {
+                return Reply::Error {
+                    error: format!("no node {node} in a cluster of {}", cluster.len()),
+                };
+            }
         },
         Request::Deliver { msg } => {
             let to = msg.to;
             match cluster.get_mut(to) {
                 Some(target) => (to, target.step(msg)),
-                None => return Reply::Error { error: format!("no node {to} in a cluster of {}", cluster.len()) },
+                None => {
+                    return Reply::Error {
+                        error: format!("no node {to} in a cluster of {}", cluster.len()),
+                    };
+                }
             }
         }
     };
-    Reply::Step { state: state_of(&cluster[id]), out }
+    Reply::Step {
+        state: state_of(&cluster[id]),
+        out,
+    }
 }
 
 fn main() {
@@ -365,16 +355,32 @@ mod tests {
     }
 
     fn log(last_index: u64, last_term: u64) -> LogPosition {
-        LogPosition { last_index, last_term }
+        LogPosition {
+            last_index,
+            last_term,
+        }
     }
 
     fn vote_request(from: NodeId, to: NodeId, term: u64, candidate_log: LogPosition) -> Message {
-        let body = Body::RequestVote { last_log_index: candidate_log.last_index, last_log_term: candidate_log.last_term };
-        Message { from, to, term, body }
+        let body = Body::RequestVote {
+            last_log_index: candidate_log.last_index,
+            last_log_term: candidate_log.last_term,
+        };
+        Message {
+            from,
+            to,
+            term,
+            body,
+        }
     }
 
     fn reply(from: NodeId, to: NodeId, term: u64, body: Body) -> Message {
-        Message { from, to, term, body }
+        Message {
+            from,
+            to,
+            term,
+            body,
+        }
     }
 
     /// Ticks until the node emits something; returns how many ticks that took and what it sent.
@@ -393,26 +399,51 @@ mod tests {
     fn first_election_starts_within_the_timeout_range() {
         let mut n = node(0, 3, log(4, 2), 1);
         let (ticks, out) = tick_until_output(&mut n, ELECTION_TIMEOUT_MAX);
-        assert!(ticks >= ELECTION_TIMEOUT_MIN, "started an election after only {ticks} ticks");
-        assert_eq!((n.role(), n.term(), n.voted_for()), (Role::Candidate, 3, Some(0)));
-        assert_eq!(out, vec![vote_request(0, 1, 3, log(4, 2)), vote_request(0, 2, 3, log(4, 2))]);
+        assert!(
+            ticks >= ELECTION_TIMEOUT_MIN,
+            "started an election after only {ticks} ticks"
+        );
+        assert_eq!(
+            (n.role(), n.term(), n.voted_for()),
+            (Role::Candidate, 3, Some(0))
+        );
+        assert_eq!(
+            out,
+            vec![
+                vote_request(0, 1, 3, log(4, 2)),
+                vote_request(0, 2, 3, log(4, 2))
+            ]
+        );
     }
 
     // Timeouts are drawn at random, so different nodes do not all time out together.
     #[test]
     fn election_timeouts_are_randomized() {
-        let firsts: BTreeSet<u64> =
-            (0..20).map(|seed| tick_until_output(&mut node(0, 3, log(0, 0), seed), ELECTION_TIMEOUT_MAX).0).collect();
-        assert!(firsts.len() >= 3, "20 nodes used only the timeouts {firsts:?}");
+        let firsts: BTreeSet<u64> = (0..20)
+            .map(|seed| tick_until_output(&mut node(0, 3, log(0, 0), seed), ELECTION_TIMEOUT_MAX).0)
+            .collect();
+        assert!(
+            firsts.len() >= 3,
+            "20 nodes used only the timeouts {firsts:?}"
+        );
     }
 
     // One vote per term: a second candidate of the same term is refused, a repeated request is granted again.
     #[test]
     fn grants_at_most_one_vote_per_term() {
         let mut n = node(1, 3, log(0, 0), 1);
-        assert_eq!(n.step(vote_request(0, 1, 1, log(0, 0))), vec![reply(1, 0, 1, Body::RequestVoteReply { granted: true })]);
-        assert_eq!(n.step(vote_request(2, 1, 1, log(0, 0))), vec![reply(1, 2, 1, Body::RequestVoteReply { granted: false })]);
-        assert_eq!(n.step(vote_request(0, 1, 1, log(0, 0))), vec![reply(1, 0, 1, Body::RequestVoteReply { granted: true })]);
+        assert_eq!(
+            n.step(vote_request(0, 1, 1, log(0, 0))),
+            vec![reply(1, 0, 1, Body::RequestVoteReply { granted: true })]
+        );
+        assert_eq!(
+            n.step(vote_request(2, 1, 1, log(0, 0))),
+            vec![reply(1, 2, 1, Body::RequestVoteReply { granted: false })]
+        );
+        assert_eq!(
+            n.step(vote_request(0, 1, 1, log(0, 0))),
+            vec![reply(1, 0, 1, Body::RequestVoteReply { granted: true })]
+        );
         assert_eq!(n.voted_for(), Some(0));
     }
 
@@ -420,10 +451,19 @@ mod tests {
     #[test]
     fn refuses_a_candidate_whose_log_is_behind() {
         let mut n = node(1, 3, log(5, 3), 1);
-        let cases = [(log(9, 2), false), (log(4, 3), false), (log(5, 3), true), (log(1, 4), true)];
+        let cases = [
+            (log(9, 2), false),
+            (log(4, 3), false),
+            (log(5, 3), true),
+            (log(1, 4), true),
+        ];
         for (term, (candidate_log, granted)) in (4..).zip(cases) {
             let out = n.step(vote_request(0, 1, term, candidate_log));
-            assert_eq!(out, vec![reply(1, 0, term, Body::RequestVoteReply { granted })], "candidate log {candidate_log:?}");
+            assert_eq!(
+                out,
+                vec![reply(1, 0, term, Body::RequestVoteReply { granted })],
+                "candidate log {candidate_log:?}"
+            );
         }
     }
 
@@ -434,8 +474,14 @@ mod tests {
         tick_until_output(&mut n, ELECTION_TIMEOUT_MAX);
         n.step(reply(1, 0, 1, Body::RequestVoteReply { granted: true }));
         assert_eq!(n.role(), Role::Leader);
-        assert!(n.step(reply(2, 0, 7, Body::AppendEntriesReply { success: false })).is_empty());
-        assert_eq!((n.role(), n.term(), n.voted_for()), (Role::Follower, 7, None));
+        assert!(
+            n.step(reply(2, 0, 7, Body::AppendEntriesReply { success: false }))
+                .is_empty()
+        );
+        assert_eq!(
+            (n.role(), n.term(), n.voted_for()),
+            (Role::Follower, 7, None)
+        );
     }
 
     // Votes are counted per voter: a duplicated reply does not make a majority.
@@ -446,11 +492,23 @@ mod tests {
         let yes = reply(1, 0, 1, Body::RequestVoteReply { granted: true });
         assert!(n.step(yes.clone()).is_empty());
         assert!(n.step(yes).is_empty());
-        assert_eq!(n.role(), Role::Candidate, "two votes of five (one of them duplicated) are not a majority");
+        assert_eq!(
+            n.role(),
+            Role::Candidate,
+            "two votes of five (one of them duplicated) are not a majority"
+        );
         let out = n.step(reply(3, 0, 1, Body::RequestVoteReply { granted: true }));
         assert_eq!(n.role(), Role::Leader);
-        let heartbeats: Vec<NodeId> = out.iter().filter(|m| m.body == Body::AppendEntries && m.term == 1).map(|m| m.to).collect();
-        assert_eq!(heartbeats, vec![1, 2, 3, 4], "a new leader announces itself to every other node at once");
+        let heartbeats: Vec<NodeId> = out
+            .iter()
+            .filter(|m| m.body == Body::AppendEntries && m.term == 1)
+            .map(|m| m.to)
+            .collect();
+        assert_eq!(
+            heartbeats,
+            vec![1, 2, 3, 4],
+            "a new leader announces itself to every other node at once"
+        );
     }
 
     // A leader sends a heartbeat to every other node on every third tick.
@@ -463,7 +521,13 @@ mod tests {
             assert!(n.tick().is_empty());
             assert!(n.tick().is_empty());
             let out = n.tick();
-            assert_eq!(out, vec![reply(0, 1, 1, Body::AppendEntries), reply(0, 2, 1, Body::AppendEntries)]);
+            assert_eq!(
+                out,
+                vec![
+                    reply(0, 1, 1, Body::AppendEntries),
+                    reply(0, 2, 1, Body::AppendEntries)
+                ]
+            );
         }
     }
 
@@ -473,9 +537,15 @@ mod tests {
         let mut n = node(1, 3, log(0, 0), 1);
         for round in 0..40 {
             let out = n.step(reply(0, 1, 1, Body::AppendEntries));
-            assert_eq!(out, vec![reply(1, 0, 1, Body::AppendEntriesReply { success: true })]);
+            assert_eq!(
+                out,
+                vec![reply(1, 0, 1, Body::AppendEntriesReply { success: true })]
+            );
             for _ in 0..(ELECTION_TIMEOUT_MIN - 1) {
-                assert!(n.tick().is_empty(), "started an election in round {round} despite heartbeats");
+                assert!(
+                    n.tick().is_empty(),
+                    "started an election in round {round} despite heartbeats"
+                );
             }
         }
     }
@@ -485,7 +555,10 @@ mod tests {
     fn refuses_a_stale_heartbeat() {
         let mut n = node(1, 3, log(2, 3), 1);
         let out = n.step(reply(0, 1, 2, Body::AppendEntries));
-        assert_eq!(out, vec![reply(1, 0, 3, Body::AppendEntriesReply { success: false })]);
+        assert_eq!(
+            out,
+            vec![reply(1, 0, 3, Body::AppendEntriesReply { success: false })]
+        );
         assert_eq!((n.role(), n.term()), (Role::Follower, 3));
     }
 
@@ -501,7 +574,10 @@ mod tests {
                 queue.extend(cluster[to].step(msg));
             }
         }
-        let leaders: Vec<&Node> = cluster.iter().filter(|n| n.role() == Role::Leader).collect();
+        let leaders: Vec<&Node> = cluster
+            .iter()
+            .filter(|n| n.role() == Role::Leader)
+            .collect();
         assert_eq!(leaders.len(), 1);
         assert!(cluster.iter().all(|n| n.term() == leaders[0].term()));
     }

@@ -28,7 +28,8 @@
 //! The hash map finds an entry by key in O(1). The list keeps the entries in recency order, the
 //! most recent at the head and the least recent at the tail: moving an entry to the head and
 //! dropping the tail are O(1) *if* every entry knows its neighbours in both directions. The map
-//! stores, for each key, where its list node is.
+//! stores, for each key, where its list node is. Below, the layout is given (`Node`, `LruCache` and
+//! its fields); the operations are yours.
 //!
 //! The obvious alternatives are quietly O(n): a `Vec` or `VecDeque` of keys in recency order needs
 //! a linear search (`position`, `retain`) to find the key you just touched; a "last used" counter
@@ -457,7 +458,7 @@ mod tests {
         for step in 0..2_000 {
             let r = rng.next_u64();
             let key = (r >> 8) % 9;
-            if r % 3 == 0 {
+            if r & 1 == 0 {
                 let expected = model.iter().position(|&(k, _)| k == key).map(|at| {
                     let entry = model.remove(at);
                     model.insert(0, entry);

@@ -17,11 +17,12 @@
 //!    forgets its vote (it has not voted in the new term yet) and becomes a follower, *before* handling the
 //!    message. A message with a lower term is stale: requests are refused (with the current term in the reply,
 //!    so the sender learns it is behind), replies are ignored.
-//! 2. **Election timer.** Followers and candidates count ticks. When `ELECTION_TIMEOUT_MIN..=ELECTION_TIMEOUT_MAX`
-//!    (10 to 20) ticks pass without the timer being reset, the node starts an election. The timeout is drawn
-//!    afresh, uniformly at random, every time the timer is reset. The timer is reset when the node starts an
-//!    election, when it grants a vote, and when it accepts an `AppendEntries` from the leader of its term. (You
-//!    may also reset it when you adopt a new term or step down; nothing else resets it.) Leaders do not run it.
+//! 2. **Election timer.** Followers and candidates count ticks. When their timeout, a number of ticks drawn
+//!    uniformly at random from `ELECTION_TIMEOUT_MIN..=ELECTION_TIMEOUT_MAX` (10 to 20), passes without the
+//!    timer being reset, the node starts an election. Exactly three events reset the timer, each with a freshly
+//!    drawn timeout: starting an election, granting a vote, and accepting an `AppendEntries` from the leader of
+//!    the current term. Nothing else does: not a refused vote request, not a new term on its own. Leaders do
+//!    not run the timer; a leader that steps down starts it afresh.
 //! 3. **Starting an election.** Increment the term, become a candidate, vote for yourself, and send a
 //!    `RequestVote` to every other node carrying your log's last index and last term.
 //! 4. **Voting.** Grant a `RequestVote` only if its term is your current term (after rule 1), you have not voted
@@ -49,7 +50,15 @@
 //! - keeping last term's `voted_for` after moving to a new term, so a healthy candidate is refused;
 //! - resetting the timer on the wrong events: not on heartbeats (elections under a healthy leader), or on every
 //!   message (a node that can never win keeps everyone waiting);
-//! - a fixed timeout: nodes that time out together split the vote forever.
+//! - a fixed timeout, or one drawn once per node: nodes that time out together split the vote again and again.
+//!
+//! ## Your task
+//!
+//! Complete [`Node`]: `tick`, `step` and the helpers below them. The provided `main` hosts a whole cluster in
+//! one process and lets the grader play the network: it ticks nodes, delivers (or loses, duplicates, delays)
+//! the messages they send, cuts nodes off and lets them rejoin, and checks every answer against the rules above.
+//! Each node gets its own seeded random generator: draw timeouts from it (`self.rng.next_u64()`), never from a
+//! global source, so that a seed replays the same run.
 //!
 //! Log replication (`raft2_log_replication`) and persistence across crashes (`raft3_persistence`) come next;
 //! here each node's log is fixed and only its last index and term matter.
@@ -236,16 +245,19 @@ impl Node {
         }
     }
 
+    /// A timeout drawn uniformly from `ELECTION_TIMEOUT_MIN..=ELECTION_TIMEOUT_MAX`.
     fn random_election_timeout(&mut self) -> u64 {
         let span = ELECTION_TIMEOUT_MAX - ELECTION_TIMEOUT_MIN + 1;
         ELECTION_TIMEOUT_MIN + self.rng.next_u64() % span
     }
 
+    /// Restarts the election timer with a fresh timeout (rule 2 says when).
     fn reset_election_timer(&mut self) {
         self.election_elapsed = 0;
         self.election_timeout = self.random_election_timeout();
     }
 
+    /// Adopts a higher term (rule 1).
     fn become_follower(&mut self, term: u64) {
         let was_leader = self.role == Role::Leader;
         self.term = term;
@@ -258,6 +270,7 @@ impl Node {
         }
     }
 
+    /// The timer ran out (rule 3).
     fn start_election(&mut self) -> Vec<Message> {
         self.term += 1;
         self.role = Role::Candidate;
@@ -271,12 +284,14 @@ impl Node {
         })
     }
 
+    /// A majority voted for this candidate (rule 5).
     fn become_leader(&mut self) -> Vec<Message> {
         self.role = Role::Leader;
         self.heartbeat_elapsed = 0;
         self.broadcast(|_| Body::AppendEntries)
     }
 
+    /// One message to every other node, in ascending id order.
     fn broadcast(&self, body: impl Fn(NodeId) -> Body) -> Vec<Message> {
         (0..self.cluster_size)
             .filter(|&peer| peer != self.id)
@@ -284,6 +299,7 @@ impl Node {
             .collect()
     }
 
+    /// A message from this node, in its current term.
     fn message(&self, to: NodeId, body: Body) -> Message {
         Message {
             from: self.id,
@@ -294,7 +310,7 @@ impl Node {
     }
 }
 
-/// Raft's "at least as up-to-date" order on logs (section 5.4.1): later last term wins, then the longer log.
+/// Raft's "at least as up-to-date" order on logs (section 5.4.1): a later last term wins, then the longer log.
 fn is_at_least_as_up_to_date(candidate: LogPosition, voter: LogPosition) -> bool {
     (candidate.last_term, candidate.last_index) >= (voter.last_term, voter.last_index)
 }

@@ -123,12 +123,17 @@ fn grade(graders: &[Grader], invocation: Invocation) -> ExitCode {
             known.join(", ")
         ));
     };
-    if !invocation.program.is_file() {
+    // The program runs in a temp working directory, so a relative path must be resolved here.
+    let Ok(program) = invocation.program.canonicalize() else {
         return usage_error(&format!(
             "no program at `{}`: build the exercise first",
             invocation.program.display()
         ));
-    }
+    };
+    let invocation = Invocation {
+        program,
+        ..invocation
+    };
     sandbox::raise_open_files_limit();
     let limits = Limits {
         timeout: invocation.time_limit + Duration::from_secs(5),

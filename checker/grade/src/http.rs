@@ -123,7 +123,7 @@ impl Response {
         for (name, value) in &self.headers {
             let _ = write!(line, " · {name}: {value}");
         }
-        let _ = write!(line, " · body {:?}", printable(&self.body));
+        let _ = write!(line, " · body \"{}\"", printable(&self.body));
         line
     }
 }

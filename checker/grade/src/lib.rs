@@ -8,6 +8,7 @@
 
 pub mod http;
 pub mod sandbox;
+pub mod upstream;
 
 mod cli;
 mod failure;

@@ -399,12 +399,39 @@ impl RlimitPlan {
     }
 
     fn apply(&self) -> io::Result<()> {
+        die_with_parent()?;
         set_limit(libc::RLIMIT_CORE, Some(0));
         set_limit(libc::RLIMIT_DATA, self.data);
         set_limit(libc::RLIMIT_FSIZE, self.file_size);
         set_limit(libc::RLIMIT_NPROC, self.processes);
         Ok(())
     }
+}
+
+/// Linux: the child gets SIGKILL when the thread that started it dies. A grader is itself run in a sandbox,
+/// in its own process group; if the CLI kills that group at the grader's time limit, the learner's program
+/// (in a group of its own) must not outlive it.
+#[cfg(target_os = "linux")]
+fn die_with_parent() -> io::Result<()> {
+    // SAFETY: prctl and getppid are async-signal-safe.
+    unsafe {
+        let parent = libc::getppid();
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // The parent may have died between fork and prctl: then nobody would ever send the signal.
+        if libc::getppid() != parent {
+            return Err(io::Error::other(
+                "the parent exited while the child was starting",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent() -> io::Result<()> {
+    Ok(())
 }
 
 #[cfg(target_os = "linux")]

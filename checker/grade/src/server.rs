@@ -127,6 +127,17 @@ impl Server {
         }
     }
 
+    /// Like [`Server::ensure_alive`], but gives a crashing server up to 200 ms to be seen as dead, so an empty
+    /// reply from a dying process is reported as the crash it is.
+    pub fn ensure_alive_after_a_moment(&mut self) -> Result<(), Failure> {
+        let deadline = Instant::now() + Duration::from_millis(200);
+        while Instant::now() < deadline {
+            self.ensure_alive()?;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    }
+
     /// A new connection with read and write timeouts set to the reply timeout.
     pub fn connect(&mut self) -> Result<TcpStream, Failure> {
         let stream = TcpStream::connect_timeout(&self.addr, self.reply_timeout).map_err(|e| {
@@ -172,7 +183,7 @@ impl Server {
             }
             Err(e) => {
                 self.transcript.got("http", &format!("<{e}>"));
-                self.ensure_alive()?;
+                self.ensure_alive_after_a_moment()?;
                 Err(Failure::new(format!(
                     "no valid HTTP response came back: {e}"
                 )))

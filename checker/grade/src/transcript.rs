@@ -58,13 +58,13 @@ impl Transcript {
         });
     }
 
-    /// Attaches the answer to the latest exchange on `channel` that has none (or records a lone answer).
+    /// Attaches the answer to the oldest exchange on `channel` still waiting for one (answers come in order,
+    /// also when requests are pipelined), or records a lone answer.
     pub fn got(&self, channel: &str, got: &str) {
         let mut inner = self.inner();
         let open = inner
             .exchanges
             .iter_mut()
-            .rev()
             .find(|e| e.channel == channel && e.got.is_none());
         match open {
             Some(exchange) => exchange.got = Some(clip(got)),

@@ -13,19 +13,33 @@ pub fn run(ws: &Workspace, name: Option<&str>, all: bool) -> anyhow::Result<Exit
     let color = style::stdout_color();
     let hints = &exercise.hints;
     if hints.is_empty() {
-        println!("`{}` has no hints: its file's header and TODO comments are all there is", exercise.name);
+        println!(
+            "`{}` has no hints: its file's header and TODO comments are all there is",
+            exercise.name
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let total = hints.len();
     let shown = state.exercise(&exercise.name).hints_shown;
-    let tiers = if all { 1..=total } else { let tier = (shown + 1).min(total); tier..=tier };
+    let tiers = if all {
+        1..=total
+    } else {
+        let tier = (shown + 1).min(total);
+        tier..=tier
+    };
     for tier in tiers.clone() {
         let title = format!("hint {tier} of {total} for `{}`", exercise.name);
-        println!("{}\n{}\n", paint(&title, style::CYAN_BOLD, color), hints[tier - 1].trim_end());
+        println!(
+            "{}\n{}\n",
+            paint(&title, style::CYAN_BOLD, color),
+            hints[tier - 1].trim_end()
+        );
     }
     let reached = *tiers.end();
     if reached < total {
-        println!("(`backlings hint` again shows the next tier, `backlings hint --all` shows all {total})");
+        println!(
+            "(`backlings hint` again shows the next tier, `backlings hint --all` shows all {total})"
+        );
     } else if !all && total > 1 {
         println!("(that was the last tier; `backlings hint --all` shows all {total})");
     }

@@ -19,6 +19,11 @@ pub fn run(ws: &Workspace, plain: bool) -> anyhow::Result<ExitCode> {
     for (row, line) in rows.iter().zip(lines) {
         println!("{} {line}", if row.is_current { "→" } else { " " });
     }
-    println!("\n{}/{} done · current: `{}`", state.solved_count(), rows.len(), state.current());
+    println!(
+        "\n{}/{} done · current: `{}`",
+        state.solved_count(),
+        rows.len(),
+        state.current()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -29,19 +29,35 @@ pub fn run(ws: &Workspace, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let course = scratch.as_ref().unwrap_or(ws);
     let mut selected = course.select(&args.only)?;
     if let Some(shard) = args.shard {
-        selected = selected.into_iter().enumerate().filter(|(index, _)| index % shard.count == shard.index - 1).map(|(_, exercise)| exercise).collect();
+        selected = selected
+            .into_iter()
+            .enumerate()
+            .filter(|(index, _)| index % shard.count == shard.index - 1)
+            .map(|(_, exercise)| exercise)
+            .collect();
     }
     let cancel = Cancel::default();
     interrupt::cancel_on_ctrl_c(cancel.clone());
     let color = args.format == Format::Human && style::stdout_color();
-    let options = BatchOptions { color, cancel, jobs: args.jobs.unwrap_or_else(default_jobs) };
-    let jobs: Vec<Job<'_>> = selected.iter().map(|exercise| Job::exercise(exercise, args.seed)).collect();
+    let options = BatchOptions {
+        color,
+        cancel,
+        jobs: args.jobs.unwrap_or_else(default_jobs),
+    };
+    let jobs: Vec<Job<'_>> = selected
+        .iter()
+        .map(|exercise| Job::exercise(exercise, args.seed))
+        .collect();
     let mut progress = ProgressLine::new();
     let mut graded = 0;
     let verdicts = pipeline::run_jobs(course, &jobs, &options, &mut |update| {
         if let Progress::Graded { exercise, passed } = update {
             graded += 1;
-            progress.show(Progress::Status(format!("[{graded}/{}] {} {exercise}", jobs.len(), if passed { "✓" } else { "✗" })));
+            progress.show(Progress::Status(format!(
+                "[{graded}/{}] {} {exercise}",
+                jobs.len(),
+                if passed { "✓" } else { "✗" }
+            )));
         } else {
             progress.show(update);
         }
@@ -54,14 +70,19 @@ pub fn run(ws: &Workspace, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     if scratch.is_none() {
         remember(ws, &selected, &verdicts)?;
     }
-    let results: Vec<(&Exercise, &pipeline::Verdict)> = selected.iter().copied().zip(&verdicts).collect();
+    let results: Vec<(&Exercise, &pipeline::Verdict)> =
+        selected.iter().copied().zip(&verdicts).collect();
     let text = match args.format {
         Format::Human => report::human(&results, color),
         Format::Json => report::json(&results, args)?,
         Format::Junit => junit::render(&results)?,
     };
     print!("{text}");
-    Ok(if verdicts.iter().all(pipeline::Verdict::passed) { ExitCode::SUCCESS } else { super::failing() })
+    Ok(if verdicts.iter().all(pipeline::Verdict::passed) {
+        ExitCode::SUCCESS
+    } else {
+        super::failing()
+    })
 }
 
 /// `verify merge`: many learners' JSON results as one table.
@@ -76,7 +97,11 @@ pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
 }
 
-fn remember(ws: &Workspace, selected: &[&Exercise], verdicts: &[pipeline::Verdict]) -> anyhow::Result<()> {
+fn remember(
+    ws: &Workspace,
+    selected: &[&Exercise],
+    verdicts: &[pipeline::Verdict],
+) -> anyhow::Result<()> {
     let mut state = State::load(ws)?;
     for (exercise, verdict) in selected.iter().zip(verdicts) {
         let source = std::fs::read(ws.root().join(exercise.path())).unwrap_or_default();

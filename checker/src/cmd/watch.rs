@@ -48,11 +48,16 @@ pub fn run(ws: &Workspace, args: WatchArgs) -> anyhow::Result<ExitCode> {
     let _watcher = if args.manual_run {
         None
     } else {
-        let watcher = events::watch(&exercises_dir, sender.clone()).with_context(|| format!("{WATCHER_FAILED} `{exercises_dir}`"))?;
+        let watcher = events::watch(&exercises_dir, sender.clone())
+            .with_context(|| format!("{WATCHER_FAILED} `{exercises_dir}`"))?;
         Some(watcher)
     };
     let mut session = Session::new(ws, state, args.manual_run, interactive);
-    let raw_mode = if interactive { Some(screen::RawMode::enable().context("cannot switch the terminal to raw mode")?) } else { None };
+    let raw_mode = if interactive {
+        Some(screen::RawMode::enable().context("cannot switch the terminal to raw mode")?)
+    } else {
+        None
+    };
     if interactive {
         keys::spawn_terminal_reader(sender.clone())?;
     } else {
@@ -77,7 +82,9 @@ pub fn run(ws: &Workspace, args: WatchArgs) -> anyhow::Result<ExitCode> {
                     return Ok(());
                 }
                 // Blocks until something happens: nothing here polls.
-                let Ok(event) = receiver.recv() else { return Ok(()) };
+                let Ok(event) = receiver.recv() else {
+                    return Ok(());
+                };
                 if let Event::Signal(number) = event {
                     signal = Some(number);
                 }
@@ -99,7 +106,13 @@ pub fn run(ws: &Workspace, args: WatchArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs `launch` on a thread of `scope`, sending its progress and its verdicts to `events`.
-fn spawn_run<'scope>(scope: &'scope Scope<'scope, '_>, ws: &'scope Workspace, launch: Launch, color: bool, events: Sender<Event>) {
+fn spawn_run<'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    ws: &'scope Workspace,
+    launch: Launch,
+    color: bool,
+    events: Sender<Event>,
+) {
     scope.spawn(move || {
         let job = launch.job;
         let grade = || {
@@ -108,13 +121,26 @@ fn spawn_run<'scope>(scope: &'scope Scope<'scope, '_>, ws: &'scope Workspace, la
             };
             match launch.work {
                 Work::Exercise(index) => {
-                    let options = RunOptions { seed: launch.seed, cancel: launch.cancel.clone(), color };
-                    pipeline::run_exercise(ws, &ws.exercises()[index], &options, &mut progress).map(|verdict| vec![verdict])
+                    let options = RunOptions {
+                        seed: launch.seed,
+                        cancel: launch.cancel.clone(),
+                        color,
+                    };
+                    pipeline::run_exercise(ws, &ws.exercises()[index], &options, &mut progress)
+                        .map(|verdict| vec![verdict])
                 }
                 Work::CheckAll => {
-                    let jobs: Vec<Job<'_>> = ws.exercises().iter().map(|exercise| Job::exercise(exercise, launch.seed)).collect();
+                    let jobs: Vec<Job<'_>> = ws
+                        .exercises()
+                        .iter()
+                        .map(|exercise| Job::exercise(exercise, launch.seed))
+                        .collect();
                     let workers = thread::available_parallelism().map_or(2, usize::from);
-                    let options = BatchOptions { color, cancel: launch.cancel.clone(), jobs: workers };
+                    let options = BatchOptions {
+                        color,
+                        cancel: launch.cancel.clone(),
+                        jobs: workers,
+                    };
                     pipeline::run_jobs(ws, &jobs, &options, &mut progress)
                 }
             }
@@ -128,4 +154,5 @@ fn spawn_run<'scope>(scope: &'scope Scope<'scope, '_>, ws: &'scope Workspace, la
     });
 }
 
-const WATCHER_FAILED: &str = "cannot watch for saves (on WSL or a network mount, use `backlings watch --manual-run`):";
+const WATCHER_FAILED: &str =
+    "cannot watch for saves (on WSL or a network mount, use `backlings watch --manual-run`):";

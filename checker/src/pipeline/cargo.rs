@@ -67,7 +67,9 @@ pub struct CargoOutcome {
 impl CargoOutcome {
     /// The diagnostics of `target` that are errors.
     pub fn errors(&self, target: &str) -> Vec<&Diagnostic> {
-        self.diagnostics(target).filter(|d| d.level == "error").collect()
+        self.diagnostics(target)
+            .filter(|d| d.level == "error")
+            .collect()
     }
 
     /// All diagnostics of `target` but cargo's "aborting due to …" summaries.
@@ -93,8 +95,17 @@ pub fn run(
     } else {
         cmd.arg("--keep-going");
     }
-    cmd.args(["--manifest-path", ws.manifest().as_str(), "--target-dir", ws.target_dir().as_str()]);
-    cmd.arg(if color { "--message-format=json-diagnostic-rendered-ansi" } else { "--message-format=json" });
+    cmd.args([
+        "--manifest-path",
+        ws.manifest().as_str(),
+        "--target-dir",
+        ws.target_dir().as_str(),
+    ]);
+    cmd.arg(if color {
+        "--message-format=json-diagnostic-rendered-ansi"
+    } else {
+        "--message-format=json"
+    });
     cmd.args(["--color", if color { "always" } else { "never" }]);
     if request.subcommand == "clippy" {
         // The test profile also lints the `#[cfg(test)]` module.
@@ -113,13 +124,20 @@ pub fn run(
         cmd.args(["--", "-D", "warnings"]);
     }
     // A progress bar on a pipe, so a first build of the dependencies shows how far it is.
-    cmd.env("CARGO_TERM_PROGRESS_WHEN", "always").env("CARGO_TERM_PROGRESS_WIDTH", "100");
-    cmd.env_remove("CARGO_TARGET_DIR").env_remove("CARGO_BUILD_TARGET_DIR");
-    cmd.current_dir(ws.root()).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.env("CARGO_TERM_PROGRESS_WHEN", "always")
+        .env("CARGO_TERM_PROGRESS_WIDTH", "100");
+    cmd.env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET_DIR");
+    cmd.current_dir(ws.root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     cmd.process_group(0);
 
     let started = Instant::now();
-    let mut child = cmd.spawn().context("cannot start cargo (is Rust installed? `rustup show` tells)")?;
+    let mut child = cmd
+        .spawn()
+        .context("cannot start cargo (is Rust installed? `rustup show` tells)")?;
     let pgid = child.id() as i32;
     let stdout = child.stdout.take().context("cargo's stdout")?;
     let stderr = child.stderr.take().context("cargo's stderr")?;
@@ -171,25 +189,49 @@ fn kill_group(pgid: i32) {
 fn read_messages(stdout: impl Read) -> CargoOutcome {
     let mut outcome = CargoOutcome::default();
     for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        let Ok(message) = serde_json::from_str::<Value>(&line) else { continue };
-        let target = message.pointer("/target/name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let Ok(message) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        let target = message
+            .pointer("/target/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         match message.get("reason").and_then(Value::as_str) {
             Some("compiler-artifact") => {
                 if let Some(executable) = message.get("executable").and_then(Value::as_str) {
-                    outcome.executables.insert(target.clone(), executable.into());
+                    outcome
+                        .executables
+                        .insert(target.clone(), executable.into());
                 }
                 outcome.compiled.push(target);
             }
             Some("compiler-message") => {
-                let level = message.pointer("/message/level").and_then(Value::as_str).unwrap_or_default();
-                let rendered = message.pointer("/message/rendered").and_then(Value::as_str).unwrap_or_default();
-                let has_spans = message.pointer("/message/spans").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
+                let level = message
+                    .pointer("/message/level")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let rendered = message
+                    .pointer("/message/rendered")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let has_spans = message
+                    .pointer("/message/spans")
+                    .and_then(Value::as_array)
+                    .is_some_and(|s| !s.is_empty());
                 // "aborting due to N previous errors" and similar summaries have no spans and add nothing.
                 if level == "error" && !has_spans && rendered.contains("aborting due to") {
                     continue;
                 }
-                let diagnostic = Diagnostic { level: level.to_string(), rendered: rendered.to_string() };
-                outcome.diagnostics.entry(target).or_default().push(diagnostic);
+                let diagnostic = Diagnostic {
+                    level: level.to_string(),
+                    rendered: rendered.to_string(),
+                };
+                outcome
+                    .diagnostics
+                    .entry(target)
+                    .or_default()
+                    .push(diagnostic);
             }
             _ => {}
         }
@@ -213,8 +255,14 @@ fn read_stderr(stderr: impl Read, sender: &mpsc::Sender<Progress>) -> String {
         if let Some(progress) = parse_progress(line) {
             let _ = sender.send(progress);
         } else if !line.is_empty() && kept.len() < STDERR_CAP {
-            if let Some(status) = line.strip_prefix("Compiling ").or_else(|| line.strip_prefix("Checking ")) {
-                let _ = sender.send(Progress::Status(format!("{} {status}", line.split(' ').next().unwrap_or(""))));
+            if let Some(status) = line
+                .strip_prefix("Compiling ")
+                .or_else(|| line.strip_prefix("Checking "))
+            {
+                let _ = sender.send(Progress::Status(format!(
+                    "{} {status}",
+                    line.split(' ').next().unwrap_or("")
+                )));
                 continue;
             }
             kept.push_str(text.trim_end());
@@ -247,10 +295,18 @@ fn read_until_any(reader: &mut impl BufRead, piece: &mut Vec<u8>) -> std::io::Re
 /// `Building [=====>     ] 12/80: tokio, serde` → done 12 of 80, compiling "tokio, serde".
 fn parse_progress(line: &str) -> Option<Progress> {
     let rest = line.strip_prefix("Building")?.trim_start();
-    let rest = rest.strip_prefix('[').and_then(|r| r.split_once(']')).map_or(rest, |(_, after)| after).trim_start();
+    let rest = rest
+        .strip_prefix('[')
+        .and_then(|r| r.split_once(']'))
+        .map_or(rest, |(_, after)| after)
+        .trim_start();
     let (counts, current) = rest.split_once(':').unwrap_or((rest, ""));
     let (done, total) = counts.trim().split_once('/')?;
-    Some(Progress::Build { done: done.parse().ok()?, total: total.parse().ok()?, current: current.trim().to_string() })
+    Some(Progress::Build {
+        done: done.parse().ok()?,
+        total: total.parse().ok()?,
+        current: current.trim().to_string(),
+    })
 }
 
 /// Removes ANSI escape sequences (CSI and OSC) from `text`.
@@ -259,7 +315,10 @@ pub fn strip_ansi(text: &str) -> String {
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         if c != '\x1b' {
-            out.push(c);
+            // Shift-in/out and other controls (terminfo's sgr0 on some terminals ends with `\x0f`) are dropped.
+            if !c.is_control() || c == '\n' || c == '\t' {
+                out.push(c);
+            }
             continue;
         }
         match chars.next() {
@@ -278,6 +337,10 @@ pub fn strip_ansi(text: &str) -> String {
                     }
                 }
             }
+            // Character set designations (`ESC ( B`, which terminfo's sgr0 emits) take one more character.
+            Some('(' | ')' | '*' | '+') => {
+                chars.next();
+            }
             _ => {}
         }
     }
@@ -290,7 +353,11 @@ pub fn first_error(outcome: &CargoOutcome, target: &str) -> String {
     match errors.first() {
         Some(first) if errors.len() > 1 => {
             let more = errors.len() - 1;
-            format!("{}\n(and {more} more error{}: fix this one first)", first.rendered.trim_end(), if more == 1 { "" } else { "s" })
+            format!(
+                "{}\n(and {more} more error{}: fix this one first)",
+                first.rendered.trim_end(),
+                if more == 1 { "" } else { "s" }
+            )
         }
         Some(first) => first.rendered.trim_end().to_string(),
         None => outcome.stderr.trim_end().to_string(),
@@ -310,7 +377,11 @@ mod tests {
     #[test]
     fn parses_the_progress_bar() {
         match parse_progress("Building [=======>     ] 12/80: tokio, serde(build)") {
-            Some(Progress::Build { done: 12, total: 80, current }) => assert_eq!(current, "tokio, serde(build)"),
+            Some(Progress::Build {
+                done: 12,
+                total: 80,
+                current,
+            }) => assert_eq!(current, "tokio, serde(build)"),
             other => panic!("{other:?}"),
         }
         assert!(parse_progress("Compiling tokio v1").is_none());
@@ -319,8 +390,13 @@ mod tests {
     // Colours and cursor codes are removed.
     #[test]
     fn strips_ansi_codes() {
-        assert_eq!(strip_ansi("\x1b[1m\x1b[31merror\x1b[0m: x\x1b[K"), "error: x");
+        assert_eq!(
+            strip_ansi("\x1b[1m\x1b[31merror\x1b[0m: x\x1b[K"),
+            "error: x"
+        );
         assert_eq!(strip_ansi("a\x1b]8;;http://x\x1b\\b"), "ab");
+        assert_eq!(strip_ansi("\x1b[31mFAILED\x1b(B\x1b[m"), "FAILED");
+        assert_eq!(strip_ansi("\x1b[31mFAILED\x1b[m\x0f\r\n"), "FAILED\n");
     }
 
     // JSON messages are sorted per target; cargo's abort summaries are dropped.

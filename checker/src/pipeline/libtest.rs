@@ -16,7 +16,9 @@ pub fn parse(stdout: &str) -> TestOutput {
     let mut output = TestOutput::default();
     let mut failed_names = Vec::new();
     for line in stdout.lines() {
-        let Some(rest) = line.strip_prefix("test ") else { continue };
+        let Some(rest) = line.strip_prefix("test ") else {
+            continue;
+        };
         if let Some((name, result)) = rest.rsplit_once(" ... ") {
             match result.trim() {
                 "ok" => output.passed.push(name.to_string()),
@@ -38,7 +40,10 @@ pub fn unfinished(list_output: &str, finished: &TestOutput) -> Vec<String> {
     list_output
         .lines()
         .filter_map(|line| line.strip_suffix(": test"))
-        .filter(|name| !finished.passed.iter().any(|n| n == name) && !finished.failed.iter().any(|(n, _)| n == name))
+        .filter(|name| {
+            !finished.passed.iter().any(|n| n == name)
+                && !finished.failed.iter().any(|(n, _)| n == name)
+        })
         .map(str::to_string)
         .collect()
 }
@@ -48,8 +53,15 @@ fn section(stdout: &str, name: &str) -> Option<String> {
     let header = format!("---- {name} stdout ----\n");
     let start = stdout.find(&header)? + header.len();
     let rest = &stdout[start..];
-    let end = ["\n---- ", "\nfailures:\n", "\n\nfailures:"].iter().filter_map(|marker| rest.find(marker)).min().unwrap_or(rest.len());
-    let text: Vec<&str> = rest[..end].lines().filter(|line| !line.starts_with("note: run with `RUST_BACKTRACE=1`")).collect();
+    let end = ["\n---- ", "\nfailures:\n", "\n\nfailures:"]
+        .iter()
+        .filter_map(|marker| rest.find(marker))
+        .min()
+        .unwrap_or(rest.len());
+    let text: Vec<&str> = rest[..end]
+        .lines()
+        .filter(|line| !line.starts_with("note: run with `RUST_BACKTRACE=1`"))
+        .collect();
     Some(text.join("\n").trim().to_string())
 }
 
@@ -70,7 +82,10 @@ mod tests {
         assert_eq!(output.ignored, 1);
         let (name, details) = &output.failed[0];
         assert_eq!(name, "tests::b");
-        assert!(details.starts_with("thread 'tests::b' panicked") && details.ends_with("right: 2"), "{details}");
+        assert!(
+            details.starts_with("thread 'tests::b' panicked") && details.ends_with("right: 2"),
+            "{details}"
+        );
     }
 
     // A test that never reported is the one that hung.

@@ -91,7 +91,13 @@ pub struct StageReport {
 impl StageReport {
     /// A stage that did not run.
     pub fn skipped(stage: Stage, why: &str) -> StageReport {
-        StageReport { stage, outcome: Outcome::Skipped, duration: Duration::ZERO, summary: why.to_string(), text: String::new() }
+        StageReport {
+            stage,
+            outcome: Outcome::Skipped,
+            duration: Duration::ZERO,
+            summary: why.to_string(),
+            text: String::new(),
+        }
     }
 }
 
@@ -113,12 +119,18 @@ pub struct Verdict {
 impl Verdict {
     /// Every stage passed.
     pub fn passed(&self) -> bool {
-        !self.stages.is_empty() && self.stages.iter().all(|stage| stage.outcome == Outcome::Passed)
+        !self.stages.is_empty()
+            && self
+                .stages
+                .iter()
+                .all(|stage| stage.outcome == Outcome::Passed)
     }
 
     /// The run was cancelled before it finished.
     pub fn is_cancelled(&self) -> bool {
-        self.stages.iter().any(|stage| stage.outcome == Outcome::Cancelled)
+        self.stages
+            .iter()
+            .any(|stage| stage.outcome == Outcome::Cancelled)
     }
 
     /// The first stage that failed.
@@ -134,7 +146,12 @@ impl Verdict {
     /// A one-line summary, e.g. "tests failed: 2 of 5 tests failed".
     pub fn summary(&self) -> String {
         match self.first_failure() {
-            Some(failed) => format!("{} {}: {}", failed.stage, outcome_word(failed.outcome), failed.summary),
+            Some(failed) => format!(
+                "{} {}: {}",
+                failed.stage,
+                outcome_word(failed.outcome),
+                failed.summary
+            ),
             None if self.is_cancelled() => "cancelled".to_string(),
             None => "passed every stage".to_string(),
         }
@@ -144,19 +161,37 @@ impl Verdict {
     /// details of the first failure, then the replay command.
     pub fn render(&self, color: bool) -> String {
         let mut out = String::new();
-        let output = self.stages.iter().find(|s| matches!(s.stage, Stage::Run | Stage::Grader) && s.outcome == Outcome::Passed);
+        let output = self.stages.iter().find(|s| {
+            matches!(s.stage, Stage::Run | Stage::Grader) && s.outcome == Outcome::Passed
+        });
         if let Some(output) = output.filter(|_| self.passed()) {
-            let title = if output.stage == Stage::Grader { "grader transcript" } else { "output" };
+            let title = if output.stage == Stage::Grader {
+                "grader transcript"
+            } else {
+                "output"
+            };
             push_section(&mut out, title, &output.text, color);
         }
-        let warnings = self.stage(Stage::Compile).filter(|s| s.outcome == Outcome::Passed && !s.text.is_empty());
+        let warnings = self
+            .stage(Stage::Compile)
+            .filter(|s| s.outcome == Outcome::Passed && !s.text.is_empty());
         if let Some(warnings) = warnings {
             push_section(&mut out, "compiler warnings", &warnings.text, color);
         }
         for stage in &self.stages {
             let (mark, mark_style) = stage.outcome.mark();
-            let time = if stage.outcome == Outcome::Skipped { String::new() } else { format!("{:.2}s", stage.duration.as_secs_f64()) };
-            let line = format!(" {} {:<8} {:>7}  {}", paint(mark, mark_style, color), stage.stage, time, stage.summary);
+            let time = if stage.outcome == Outcome::Skipped {
+                String::new()
+            } else {
+                format!("{:.2}s", stage.duration.as_secs_f64())
+            };
+            let line = format!(
+                " {} {:<8} {:>7}  {}",
+                paint(mark, mark_style, color),
+                stage.stage,
+                time,
+                stage.summary
+            );
             out.push_str(line.trim_end());
             out.push('\n');
         }
@@ -165,7 +200,11 @@ impl Verdict {
             push_section(&mut out, &failed.stage.to_string(), &failed.text, color);
             if failed.stage == Stage::Grader {
                 let replay = format!("backlings run {} --seed {}", self.exercise, self.seed);
-                out.push_str(&format!("{} {}\n", paint("replay:", style::CYAN_BOLD, color), replay));
+                out.push_str(&format!(
+                    "{} {}\n",
+                    paint("replay:", style::CYAN_BOLD, color),
+                    replay
+                ));
             }
             out.push_str(&format!(
                 "{} {}  {}\n",
@@ -181,7 +220,12 @@ impl Verdict {
                 self.path
             ));
         } else {
-            out.push_str(&format!("{} {} was cancelled  {}\n", paint("-", style::YELLOW, color), self.exercise, self.path));
+            out.push_str(&format!(
+                "{} {} was cancelled  {}\n",
+                paint("-", style::YELLOW, color),
+                self.exercise,
+                self.path
+            ));
         }
         out
     }
@@ -214,29 +258,62 @@ mod tests {
     use super::*;
 
     fn report(stage: Stage, outcome: Outcome) -> StageReport {
-        StageReport { stage, outcome, duration: Duration::from_millis(5), summary: "why".into(), text: format!("{stage} details") }
+        StageReport {
+            stage,
+            outcome,
+            duration: Duration::from_millis(5),
+            summary: "why".into(),
+            text: format!("{stage} details"),
+        }
     }
 
     fn verdict(stages: Vec<StageReport>) -> Verdict {
-        Verdict { exercise: "lru".into(), bin: "lru".into(), path: "exercises/08/lru.rs".into(), seed: 7, stages }
+        Verdict {
+            exercise: "lru".into(),
+            bin: "lru".into(),
+            path: "exercises/08/lru.rs".into(),
+            seed: 7,
+            stages,
+        }
     }
 
     // A pass needs every stage passed; a skipped or cancelled stage is not a pass.
     #[test]
     fn passes_only_when_every_stage_passed() {
-        assert!(verdict(vec![report(Stage::Compile, Outcome::Passed), report(Stage::Tests, Outcome::Passed)]).passed());
-        assert!(!verdict(vec![report(Stage::Compile, Outcome::Passed), report(Stage::Tests, Outcome::Cancelled)]).passed());
+        assert!(
+            verdict(vec![
+                report(Stage::Compile, Outcome::Passed),
+                report(Stage::Tests, Outcome::Passed)
+            ])
+            .passed()
+        );
+        assert!(
+            !verdict(vec![
+                report(Stage::Compile, Outcome::Passed),
+                report(Stage::Tests, Outcome::Cancelled)
+            ])
+            .passed()
+        );
         assert!(!verdict(vec![]).passed());
     }
 
     // A failed grade shows its details and the replay command; a pass shows the program's output.
     #[test]
     fn renders_failure_details_and_replay() {
-        let failed = verdict(vec![report(Stage::Compile, Outcome::Passed), report(Stage::Grader, Outcome::Failed)]);
+        let failed = verdict(vec![
+            report(Stage::Compile, Outcome::Passed),
+            report(Stage::Grader, Outcome::Failed),
+        ]);
         let text = failed.render(false);
-        assert!(text.contains("grader details") && text.contains("backlings run lru --seed 7"), "{text}");
+        assert!(
+            text.contains("grader details") && text.contains("backlings run lru --seed 7"),
+            "{text}"
+        );
         assert!(!text.contains('\x1b'));
-        let passed = verdict(vec![report(Stage::Compile, Outcome::Passed), report(Stage::Run, Outcome::Passed)]);
+        let passed = verdict(vec![
+            report(Stage::Compile, Outcome::Passed),
+            report(Stage::Run, Outcome::Passed),
+        ]);
         assert!(passed.render(false).contains("run details"));
         assert_eq!(failed.summary(), "grader failed: why");
     }

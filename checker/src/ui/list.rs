@@ -51,7 +51,12 @@ impl ListView {
         self.rows
             .iter()
             .filter(|row| track.is_none_or(|track| row.track == track))
-            .filter(|row| text.is_empty() || row.name.contains(&text) || row.topics.contains(&text) || row.track.contains(&text))
+            .filter(|row| {
+                text.is_empty()
+                    || row.name.contains(&text)
+                    || row.topics.contains(&text)
+                    || row.track.contains(&text)
+            })
             .collect()
     }
 }
@@ -62,11 +67,18 @@ pub fn run(ws: &Workspace, state: &mut State) -> anyhow::Result<ExitCode> {
     let mut tracks: Vec<String> = rows.iter().map(|row| row.track.clone()).collect();
     tracks.dedup();
     let selected = rows.iter().position(|row| row.is_current).unwrap_or(0);
-    let mut view = ListView { rows, tracks, selected, ..ListView::default() };
+    let mut view = ListView {
+        rows,
+        tracks,
+        selected,
+        ..ListView::default()
+    };
     let guard = RawModeGuard::enter()?;
     let chosen = loop {
         draw(&mut view)?;
-        let Event::Key(key) = event::read()? else { continue };
+        let Event::Key(key) = event::read()? else {
+            continue;
+        };
         if key.kind == KeyEventKind::Release {
             continue;
         }
@@ -80,7 +92,10 @@ pub fn run(ws: &Workspace, state: &mut State) -> anyhow::Result<ExitCode> {
     if let Some(name) = chosen {
         state.set_current(&name);
         state.save()?;
-        println!("current exercise: `{name}` ({}); `backlings` watches it", ws.find(&name)?.path());
+        println!(
+            "current exercise: `{name}` ({}); `backlings` watches it",
+            ws.find(&name)?.path()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -111,7 +126,9 @@ fn handle(view: &mut ListView, key: KeyEvent, ws: &Workspace) -> anyhow::Result<
         view.message = if key.code == KeyCode::Char('y') {
             match files::restore(ws, &name) {
                 Ok(Restored::Unchanged) => format!("`{name}` was already the shipped version"),
-                Ok(Restored::Restored { backup: Some(backup) }) => format!("`{name}` restored; your version is in `{backup}`"),
+                Ok(Restored::Restored {
+                    backup: Some(backup),
+                }) => format!("`{name}` restored; your version is in `{backup}`"),
                 Ok(Restored::Restored { backup: None }) => format!("`{name}` restored"),
                 Err(err) => format!("error: {err:#}"),
             }
@@ -124,11 +141,15 @@ fn handle(view: &mut ListView, key: KeyEvent, ws: &Workspace) -> anyhow::Result<
         return Ok(Step::Continue);
     }
     let count = view.visible().len();
-    let page = terminal::size().map_or(20, |(_, rows)| usize::from(rows).saturating_sub(6)).max(1);
+    let page = terminal::size()
+        .map_or(20, |(_, rows)| usize::from(rows).saturating_sub(6))
+        .max(1);
     view.message.clear();
     match key.code {
         KeyCode::Char('q') | KeyCode::Esc => return Ok(Step::Quit),
-        KeyCode::Down | KeyCode::Char('j') => view.selected = (view.selected + 1).min(count.saturating_sub(1)),
+        KeyCode::Down | KeyCode::Char('j') => {
+            view.selected = (view.selected + 1).min(count.saturating_sub(1))
+        }
         KeyCode::Up | KeyCode::Char('k') => view.selected = view.selected.saturating_sub(1),
         KeyCode::PageDown => view.selected = (view.selected + page).min(count.saturating_sub(1)),
         KeyCode::PageUp => view.selected = view.selected.saturating_sub(page),
@@ -152,8 +173,14 @@ fn handle(view: &mut ListView, key: KeyEvent, ws: &Workspace) -> anyhow::Result<
             }
         }
         KeyCode::Char('r') => {
-            if let Some(name) = view.visible().get(view.selected).map(|row| row.name.clone()) {
-                view.message = format!("reset `{name}` to its shipped version? your version is backed up first (y/n)");
+            if let Some(name) = view
+                .visible()
+                .get(view.selected)
+                .map(|row| row.name.clone())
+            {
+                view.message = format!(
+                    "reset `{name}` to its shipped version? your version is backed up first (y/n)"
+                );
                 view.confirm_reset = Some(name);
             }
         }
@@ -173,20 +200,60 @@ fn draw(view: &mut ListView) -> anyhow::Result<()> {
         scroll = selected + 1 - page;
     }
     let (header, lines) = table::format(&visible);
-    let cut = |text: &str| text.chars().take(width.saturating_sub(3)).collect::<String>();
+    let cut = |text: &str| {
+        text.chars()
+            .take(width.saturating_sub(3))
+            .collect::<String>()
+    };
     let mut out = stdout().lock();
-    queue!(out, terminal::Clear(terminal::ClearType::All), cursor::MoveTo(0, 0))?;
-    let track = view.track_filter.map_or("all tracks", |index| view.tracks[index].as_str());
-    let filter = if view.typing { format!("filter: {}▏", view.text_filter) } else if view.text_filter.is_empty() { String::new() } else { format!("filter: {}", view.text_filter) };
-    write!(out, "{}\r\n", cut(&format!("backlings · {track} · {} shown   {filter}", visible.len())))?;
-    write!(out, "{}\r\n", paint(&cut(&format!("  {header}")), style::BOLD, true))?;
-    for (index, (row, line)) in visible.iter().zip(&lines).enumerate().skip(scroll).take(page) {
+    queue!(
+        out,
+        terminal::Clear(terminal::ClearType::All),
+        cursor::MoveTo(0, 0)
+    )?;
+    let track = view
+        .track_filter
+        .map_or("all tracks", |index| view.tracks[index].as_str());
+    let filter = if view.typing {
+        format!("filter: {}▏", view.text_filter)
+    } else if view.text_filter.is_empty() {
+        String::new()
+    } else {
+        format!("filter: {}", view.text_filter)
+    };
+    write!(
+        out,
+        "{}\r\n",
+        cut(&format!(
+            "backlings · {track} · {} shown   {filter}",
+            visible.len()
+        ))
+    )?;
+    write!(
+        out,
+        "{}\r\n",
+        paint(&cut(&format!("  {header}")), style::BOLD, true)
+    )?;
+    for (index, (row, line)) in visible
+        .iter()
+        .zip(&lines)
+        .enumerate()
+        .skip(scroll)
+        .take(page)
+    {
         let marker = if row.is_current { "→ " } else { "  " };
         let text = cut(&format!("{marker}{line}"));
-        let text = if index == selected { paint(&text, style::REVERSE, true) } else { text };
+        let text = if index == selected {
+            paint(&text, style::REVERSE, true)
+        } else {
+            text
+        };
         write!(out, "{text}\r\n")?;
     }
-    queue!(out, cursor::MoveTo(0, u16::try_from(height.saturating_sub(2)).unwrap_or(0)))?;
+    queue!(
+        out,
+        cursor::MoveTo(0, u16::try_from(height.saturating_sub(2)).unwrap_or(0))
+    )?;
     write!(out, "{}\r\n", cut(&view.message))?;
     let help = "↑↓/jk move · / filter · t track · enter jump to · r reset · q quit";
     write!(out, "{}", paint(&cut(help), style::DIM, true))?;

@@ -14,7 +14,10 @@ pub struct ProgressLine {
 impl ProgressLine {
     /// A progress line on stderr, enabled only on a terminal.
     pub fn new() -> Self {
-        ProgressLine { enabled: std::io::stderr().is_terminal(), dirty: false }
+        ProgressLine {
+            enabled: std::io::stderr().is_terminal(),
+            dirty: false,
+        }
     }
 
     /// Shows `progress`.
@@ -24,11 +27,19 @@ impl ProgressLine {
         }
         let text = match progress {
             Progress::Stage(stage) => format!("running the {stage} stage…"),
-            Progress::Build { done, total, current } => format!("building {done}/{total}: {current}"),
+            Progress::Build {
+                done,
+                total,
+                current,
+            } => format!("building {done}/{total}: {current}"),
             Progress::Status(status) => status,
-            Progress::Graded { exercise, passed } => format!("{} {exercise}", if passed { "✓" } else { "✗" }),
+            Progress::Graded { exercise, passed } => {
+                format!("{} {exercise}", if passed { "✓" } else { "✗" })
+            }
         };
-        let width = crossterm::terminal::size().map_or(80, |(columns, _)| usize::from(columns)).saturating_sub(1);
+        let width = crossterm::terminal::size()
+            .map_or(80, |(columns, _)| usize::from(columns))
+            .saturating_sub(1);
         let text: String = text.chars().take(width).collect();
         let mut stderr = std::io::stderr().lock();
         let _ = write!(stderr, "\r\x1b[K{text}");

@@ -41,11 +41,17 @@ fn decide(is_terminal: bool) -> bool {
     match CHOICE.get().copied().unwrap_or_default() {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
+        ColorChoice::Auto => {
+            is_terminal && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+        }
     }
 }
 
 /// `text` in `style` when `color` is on.
 pub fn paint(text: &str, style: &str, color: bool) -> String {
-    if color { format!("{style}{text}\x1b[0m") } else { text.to_string() }
+    if color {
+        format!("{style}{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
 }

@@ -25,7 +25,11 @@ pub struct Row {
 
 /// The rows of every exercise of `ws`.
 pub fn rows(ws: &Workspace, state: &State) -> Vec<Row> {
-    ws.exercises().iter().enumerate().map(|(index, exercise)| row(ws, state, index, exercise)).collect()
+    ws.exercises()
+        .iter()
+        .enumerate()
+        .map(|(index, exercise)| row(ws, state, index, exercise))
+        .collect()
 }
 
 fn row(ws: &Workspace, state: &State, index: usize, exercise: &Exercise) -> Row {
@@ -34,8 +38,13 @@ fn row(ws: &Workspace, state: &State, index: usize, exercise: &Exercise) -> Row 
         _ if remembered.solved => "done",
         Some(last) if !last.passed => {
             // A file edited since its last failing verdict is just pending again.
-            let current = std::fs::read(ws.root().join(exercise.path())).map(|bytes| state::content_hash(&bytes));
-            if current.is_ok_and(|hash| hash == last.hash) { "failing" } else { "pending" }
+            let current = std::fs::read(ws.root().join(exercise.path()))
+                .map(|bytes| state::content_hash(&bytes));
+            if current.is_ok_and(|hash| hash == last.hash) {
+                "failing"
+            } else {
+                "pending"
+            }
         }
         _ => "pending",
     };
@@ -45,17 +54,36 @@ fn row(ws: &Workspace, state: &State, index: usize, exercise: &Exercise) -> Row 
         track: exercise.track().to_string(),
         status,
         is_current: state.current() == exercise.name,
-        difficulty: exercise.difficulty.map_or("-".to_string(), |d| format!("{d}/5")),
+        difficulty: exercise
+            .difficulty
+            .map_or("-".to_string(), |d| format!("{d}/5")),
         topics: exercise.topics.join(", "),
     }
 }
 
 /// The header and rows as aligned text lines (without the current-exercise marker column).
 pub fn format(rows: &[&Row]) -> (String, Vec<String>) {
-    let name_width = rows.iter().map(|row| row.name.len()).max().unwrap_or(0).max(8);
-    let track_width = rows.iter().map(|row| row.track.len()).max().unwrap_or(0).max(5);
-    let number_width = rows.iter().map(|row| row.number.to_string().len()).max().unwrap_or(1);
-    let header = format!("{:>number_width$}  {:<7}  {:<name_width$}  {:<track_width$}  {:<10}  topics", "#", "status", "exercise", "track", "difficulty");
+    let name_width = rows
+        .iter()
+        .map(|row| row.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    let track_width = rows
+        .iter()
+        .map(|row| row.track.len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    let number_width = rows
+        .iter()
+        .map(|row| row.number.to_string().len())
+        .max()
+        .unwrap_or(1);
+    let header = format!(
+        "{:>number_width$}  {:<7}  {:<name_width$}  {:<track_width$}  {:<10}  topics",
+        "#", "status", "exercise", "track", "difficulty"
+    );
     let lines = rows
         .iter()
         .map(|row| {

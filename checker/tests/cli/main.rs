@@ -9,3 +9,4 @@ mod run;
 mod sandbox;
 mod state;
 mod verify;
+mod watch;

@@ -11,8 +11,13 @@ pub struct Sandbox {
 impl Sandbox {
     /// A copy of `tests/fixtures/<fixture>`.
     pub fn new(fixture: &str) -> Sandbox {
-        let dir = tempfile::Builder::new().prefix("backlings-test-").tempdir().unwrap();
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(fixture);
+        let dir = tempfile::Builder::new()
+            .prefix("backlings-test-")
+            .tempdir()
+            .unwrap();
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(fixture);
         copy_tree(&source, dir.path());
         Sandbox { dir }
     }
@@ -33,7 +38,14 @@ impl Sandbox {
     /// Runs git in the course.
     pub fn git(&self, args: &[&str]) {
         let status = Command::new("git")
-            .args(["-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"])
+            .args([
+                "-c",
+                "user.name=test",
+                "-c",
+                "user.email=test@example.com",
+                "-c",
+                "commit.gpgsign=false",
+            ])
             .args(args)
             .current_dir(self.path())
             .status()
@@ -49,14 +61,21 @@ impl Sandbox {
     /// `backlings` in the course, without colours.
     pub fn cmd(&self) -> assert_cmd::Command {
         let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("backlings");
-        cmd.current_dir(self.path()).env("NO_COLOR", "1").env_remove("RUST_BACKTRACE").timeout(std::time::Duration::from_secs(300));
+        cmd.current_dir(self.path())
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_BACKTRACE")
+            .timeout(std::time::Duration::from_secs(300));
         cmd
     }
 
     /// Copies the solution of `name` in `dir` over the exercise.
     pub fn solve(&self, dir: &str, name: &str) {
         let file = format!("{dir}/{name}.rs");
-        std::fs::copy(self.path().join("solutions").join(&file), self.path().join("exercises").join(&file)).unwrap();
+        std::fs::copy(
+            self.path().join("solutions").join(&file),
+            self.path().join("exercises").join(&file),
+        )
+        .unwrap();
     }
 
     /// Writes `content` to a path of the course.

@@ -11,11 +11,29 @@ use backlings_grade::Grader;
 
 fn main() -> std::process::ExitCode {
     backlings_grade::main(&[
-        Grader { exercise: "warm1_buffer_ownership", grade: warm1_buffer_ownership::grade },
-        Grader { exercise: "warm2_traits_dispatch", grade: warm2_traits_dispatch::grade },
-        Grader { exercise: "warm3_result_errors", grade: warm3_result_errors::grade },
-        Grader { exercise: "warm4_iterator_pipelines", grade: warm4_iterator_pipelines::grade },
-        Grader { exercise: "warm5_threads_channels", grade: warm5_threads_channels::grade },
-        Grader { exercise: "warm6_tokio_async", grade: warm6_tokio_async::grade },
+        Grader {
+            exercise: "warm1_buffer_ownership",
+            grade: warm1_buffer_ownership::grade,
+        },
+        Grader {
+            exercise: "warm2_traits_dispatch",
+            grade: warm2_traits_dispatch::grade,
+        },
+        Grader {
+            exercise: "warm3_result_errors",
+            grade: warm3_result_errors::grade,
+        },
+        Grader {
+            exercise: "warm4_iterator_pipelines",
+            grade: warm4_iterator_pipelines::grade,
+        },
+        Grader {
+            exercise: "warm5_threads_channels",
+            grade: warm5_threads_channels::grade,
+        },
+        Grader {
+            exercise: "warm6_tokio_async",
+            grade: warm6_tokio_async::grade,
+        },
     ])
 }

@@ -20,8 +20,7 @@ impl Model {
     fn feed(&mut self, chunk: &[u8]) -> Value {
         self.buf.extend_from_slice(chunk);
         let mut frames = Vec::new();
-        loop {
-            let Some(header) = self.buf.first_chunk::<4>() else { break };
+        while let Some(header) = self.buf.first_chunk::<4>() {
             let len = u32::from_be_bytes(*header);
             if len as usize > MAX_FRAME_LEN {
                 self.buf.clear();
@@ -41,48 +40,100 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
     g.scenario("whole frames in one chunk come out in order (big-endian u32 length + payload)");
     let mut p = g.stdio()?;
     let mut model = Model::default();
-    let stream = [frame(b"hello"), frame(b""), frame(&[0xab; 300]), frame(b"world")].concat();
-    feed(&mut p, &mut model, &stream, "each complete frame in a chunk is returned, in order")?;
+    let stream = [
+        frame(b"hello"),
+        frame(b""),
+        frame(&[0xab; 300]),
+        frame(b"world"),
+    ]
+    .concat();
+    feed(
+        &mut p,
+        &mut model,
+        &stream,
+        "each complete frame in a chunk is returned, in order",
+    )?;
 
     g.scenario("a stream fed one byte at a time: the partial tail stays buffered");
     let stream = [frame(b"split"), frame(b""), frame(&[7; 260]), frame(b"!")].concat();
     for byte in &stream {
-        feed(&mut p, &mut model, &[*byte], "bytes of a partial frame stay buffered until the frame is complete")?;
+        feed(
+            &mut p,
+            &mut model,
+            &[*byte],
+            "bytes of a partial frame stay buffered until the frame is complete",
+        )?;
     }
 
     g.scenario("the size limit: 4096 bytes is fine, more is refused as soon as the header is in");
     let big = g.rng().bytes(MAX_FRAME_LEN);
-    feed(&mut p, &mut model, &frame(&big), "a frame of exactly 4096 bytes is legal")?;
+    feed(
+        &mut p,
+        &mut model,
+        &frame(&big),
+        "a frame of exactly 4096 bytes is legal",
+    )?;
     let too_big = 4097 + g.rng().below(1 << 20) as u32;
-    feed(&mut p, &mut model, &[&frame(b"ok")[..], &too_big.to_be_bytes()].concat(), OVERSIZE_RULE)?;
+    feed(
+        &mut p,
+        &mut model,
+        &[&frame(b"ok")[..], &too_big.to_be_bytes()].concat(),
+        OVERSIZE_RULE,
+    )?;
 
     g.scenario("after frame_too_large the decoder drops everything and starts a fresh stream");
-    let garbage = [&frame(b"before")[..], &u32::MAX.to_be_bytes(), b"garbage that follows"].concat();
+    let garbage = [
+        &frame(b"before")[..],
+        &u32::MAX.to_be_bytes(),
+        b"garbage that follows",
+    ]
+    .concat();
     feed(&mut p, &mut model, &garbage, OVERSIZE_RULE)?;
     let fresh = [frame(b"fresh start"), frame(b"second")].concat();
     feed(&mut p, &mut model, &fresh[..9], RESET_RULE)?;
     feed(&mut p, &mut model, &fresh[9..], RESET_RULE)?;
     let header = (5000u32).to_be_bytes();
-    feed(&mut p, &mut model, &header[..2], "half a header is buffered: the size is not known yet")?;
-    feed(&mut p, &mut model, &[&header[2..], b"xyz"].concat(), OVERSIZE_RULE)?;
+    feed(
+        &mut p,
+        &mut model,
+        &header[..2],
+        "half a header is buffered: the size is not known yet",
+    )?;
+    feed(
+        &mut p,
+        &mut model,
+        &[&header[2..], b"xyz"].concat(),
+        OVERSIZE_RULE,
+    )?;
 
     g.scenario("a seeded stream cut at random points");
     let mut rng = g.rng().fork(1);
     for round in 0..4 {
         let stream = random_stream(&mut rng, 40);
         for chunk in cut(&mut rng, &stream) {
-            feed(&mut p, &mut model, chunk, "every chunk yields exactly the frames it completes; the rest stays buffered")?;
+            feed(
+                &mut p,
+                &mut model,
+                chunk,
+                "every chunk yields exactly the frames it completes; the rest stays buffered",
+            )?;
         }
         if round % 2 == 1 {
             let len = MAX_FRAME_LEN as u32 + 1 + rng.below(u32::MAX as u64 - 4097) as u32;
-            feed(&mut p, &mut model, &[&len.to_be_bytes()[..], &rng.bytes(10)].concat(), OVERSIZE_RULE)?;
+            feed(
+                &mut p,
+                &mut model,
+                &[&len.to_be_bytes()[..], &rng.bytes(10)].concat(),
+                OVERSIZE_RULE,
+            )?;
         }
     }
     Ok(())
 }
 
 const OVERSIZE_RULE: &str = "a header announcing more than 4096 bytes is answered with frame_too_large at once, after the frames before it";
-const RESET_RULE: &str = "after frame_too_large the decoder keeps nothing: the next chunk starts a fresh stream";
+const RESET_RULE: &str =
+    "after frame_too_large the decoder keeps nothing: the next chunk starts a fresh stream";
 
 /// Sends one chunk and checks the reply against the model, explaining the difference.
 fn feed(p: &mut Stdio, model: &mut Model, chunk: &[u8], rule: &str) -> Result<(), Failure> {
@@ -91,7 +142,9 @@ fn feed(p: &mut Stdio, model: &mut Model, chunk: &[u8], rule: &str) -> Result<()
     if got == expected {
         return Ok(());
     }
-    let mut failure = Failure::new(rule).expected(&expected).got(&got);
+    let mut failure = Failure::new(rule)
+        .expected(abbreviate(&expected))
+        .got(abbreviate(&got));
     for line in diagnose(&expected, &got) {
         failure = failure.detail(line);
     }
@@ -114,7 +167,11 @@ fn diagnose(expected: &Value, got: &Value) -> Vec<String> {
         )),
         _ => {}
     }
-    if have.len() < want.len() && want.starts_with(&have) && expected["error"].is_null() && got["error"].is_null() {
+    if have.len() < want.len()
+        && want.starts_with(&have)
+        && expected["error"].is_null()
+        && got["error"].is_null()
+    {
         why.push("a complete frame stayed in the buffer: a frame is complete as soon as 4 + len bytes are buffered (>=, not >)".into());
     }
     if expected["error"].is_object() && got["error"].is_object() && got["buffered"] != 0 {
@@ -124,9 +181,24 @@ fn diagnose(expected: &Value, got: &Value) -> Vec<String> {
         why.push("the frames differ: a partial frame must stay buffered and be completed by the next chunks".into());
     }
     if why.is_empty() {
-        why.push("`buffered` counts the bytes of the incomplete frame at the end of the buffer".into());
+        why.push(
+            "`buffered` counts the bytes of the incomplete frame at the end of the buffer".into(),
+        );
     }
     why
+}
+
+/// A reply with long frames shortened to their first bytes and length, so a report stays readable.
+fn abbreviate(reply: &Value) -> Value {
+    let mut reply = reply.clone();
+    if let Some(frames) = reply.get_mut("frames").and_then(Value::as_array_mut) {
+        for frame in frames {
+            if let Some(text) = frame.as_str().filter(|t| t.len() > 24) {
+                *frame = json!(format!("{}… ({} bytes)", &text[..16], text.len() / 2));
+            }
+        }
+    }
+    reply
 }
 
 /// A length-prefixed frame.

@@ -24,7 +24,8 @@ fn parse(line: &str) -> Option<Entry<'_>> {
     let client = prefix.split_whitespace().next()?;
     let [_, target, _] = fields::<3>(request.split_whitespace())?;
     let [status, bytes] = fields::<2>(suffix.split_whitespace())?;
-    if !target.starts_with('/') || status.len() != 3 || !status.bytes().all(|b| b.is_ascii_digit()) {
+    if !target.starts_with('/') || status.len() != 3 || !status.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let status: u16 = status.parse().ok().filter(|s| (100..=599).contains(s))?;
@@ -36,7 +37,12 @@ fn parse(line: &str) -> Option<Entry<'_>> {
         return None;
     };
     let path = target.split_once('?').map_or(target, |(path, _)| path);
-    Some(Entry { client, path, status, bytes })
+    Some(Entry {
+        client,
+        path,
+        status,
+        bytes,
+    })
 }
 
 /// Exactly `N` items, or `None`.
@@ -67,7 +73,11 @@ fn summarize(lines: &[String], top: usize) -> Value {
     }
     let mut ranked: Vec<(&str, u64)> = hits.into_iter().collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let top_paths: Vec<Value> = ranked.iter().take(top).map(|(path, hits)| json!({"path": path, "hits": hits})).collect();
+    let top_paths: Vec<Value> = ranked
+        .iter()
+        .take(top)
+        .map(|(path, hits)| json!({"path": path, "hits": hits}))
+        .collect();
     json!({"lines": count, "malformed": malformed, "status": status, "bytes": bytes, "clients": clients.len(), "top_paths": top_paths})
 }
 
@@ -87,7 +97,16 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
     g.scenario("ties in hits are ordered by path, ascending");
     let mut rng = g.rng().fork(4);
     let mut tied: Vec<String> = Vec::new();
-    for (path, hits) in [("/b", 3), ("/a", 3), ("/d", 3), ("/c", 3), ("/e", 5), ("/aa", 3), ("/z", 1), ("/B", 3)] {
+    for (path, hits) in [
+        ("/b", 3),
+        ("/a", 3),
+        ("/d", 3),
+        ("/c", 3),
+        ("/e", 5),
+        ("/aa", 3),
+        ("/z", 1),
+        ("/B", 3),
+    ] {
         for _ in 0..hits {
             tied.push(line(&mut rng, path, 200, "1"));
         }
@@ -139,12 +158,19 @@ fn lines(log: &[&str]) -> Vec<String> {
 fn line(rng: &mut Rng, target: &str, status: u16, bytes: &str) -> String {
     let client = format!("10.{}.{}.{}", rng.below(4), rng.below(4), rng.below(8));
     let method = rng.pick(&["GET", "POST", "PUT", "DELETE"]);
-    format!("{client} - - [10/Oct/2024:13:55:{:02} +0000] \"{method} {target} HTTP/1.1\" {status} {bytes}", rng.below(60))
+    format!(
+        "{client} - - [10/Oct/2024:13:55:{:02} +0000] \"{method} {target} HTTP/1.1\" {status} {bytes}",
+        rng.below(60)
+    )
 }
 
 fn random_log(rng: &mut Rng, count: usize) -> Vec<String> {
-    let paths: Vec<String> = (0..300).map(|i| format!("/api/{}/{}", ["users", "orders", "items"][i % 3], i / 3)).collect();
-    let statuses = [200, 200, 200, 200, 201, 204, 301, 304, 400, 401, 404, 404, 500, 503];
+    let paths: Vec<String> = (0..300)
+        .map(|i| format!("/api/{}/{}", ["users", "orders", "items"][i % 3], i / 3))
+        .collect();
+    let statuses = [
+        200, 200, 200, 200, 201, 204, 301, 304, 400, 401, 404, 404, 500, 503,
+    ];
     (0..count)
         .map(|_| {
             if rng.chance(1, 50) {
@@ -172,10 +198,23 @@ fn check(p: &mut Stdio, log: &[String], top: usize, what: &str) -> Result<(), Fa
         return Ok(());
     }
     let mut failure = Failure::new(format!("{what}: the reply differs from the contract"));
-    for field in ["lines", "malformed", "status", "bytes", "clients", "top_paths"] {
+    for field in [
+        "lines",
+        "malformed",
+        "status",
+        "bytes",
+        "clients",
+        "top_paths",
+    ] {
         if got[field] != expected[field] {
-            failure = failure.detail(format!("`{field}`: expected {}, got {}", expected[field], got[field]));
-            failure = failure.detail(format!("  rule: {}", rule(field, &expected[field], &got[field])));
+            failure = failure.detail(format!(
+                "`{field}`: expected {}, got {}",
+                expected[field], got[field]
+            ));
+            failure = failure.detail(format!(
+                "  rule: {}",
+                rule(field, &expected[field], &got[field])
+            ));
         }
     }
     if log.len() <= 40 {
@@ -189,18 +228,30 @@ fn check(p: &mut Stdio, log: &[String], top: usize, what: &str) -> Result<(), Fa
 
 fn rule(field: &str, expected: &Value, got: &Value) -> &'static str {
     match field {
-        "lines" | "malformed" => "a line is well-formed exactly as the contract defines it; a bytes field of `-` means 0 bytes and is well-formed",
+        "lines" | "malformed" => {
+            "a line is well-formed exactly as the contract defines it; a bytes field of `-` means 0 bytes and is well-formed"
+        }
         "status" => "`status` counts well-formed lines per status code",
         "bytes" => "`bytes` sums the bytes of well-formed lines (`-` counts as 0)",
         "clients" => "`clients` counts distinct client addresses, not lines",
-        _ if got.to_string().contains('?') => "the path stops before the first `?`: the query string is not part of it",
-        _ if same_entries(expected, got) => "top_paths: hits descending, ties broken by path ascending (byte order)",
-        _ => "top_paths lists the `top` paths with the most hits, hits descending, ties by path ascending",
+        _ if got.to_string().contains('?') => {
+            "the path stops before the first `?`: the query string is not part of it"
+        }
+        _ if same_entries(expected, got) => {
+            "top_paths: hits descending, ties broken by path ascending (byte order)"
+        }
+        _ => {
+            "top_paths lists the `top` paths with the most hits, hits descending, ties by path ascending"
+        }
     }
 }
 
 /// Whether two top lists hold the same hit counts, in any order of the tied paths.
 fn same_entries(expected: &Value, got: &Value) -> bool {
-    let hits = |v: &Value| -> Vec<Value> { v.as_array().map(|a| a.iter().map(|e| e["hits"].clone()).collect()).unwrap_or_default() };
+    let hits = |v: &Value| -> Vec<Value> {
+        v.as_array()
+            .map(|a| a.iter().map(|e| e["hits"].clone()).collect())
+            .unwrap_or_default()
+    };
     hits(expected) == hits(got)
 }

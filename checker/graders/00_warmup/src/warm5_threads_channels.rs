@@ -45,7 +45,11 @@ fn jobs(rng: &mut Rng, count: u64, min_ms: u64, max_ms: u64) -> Vec<Job> {
     (0..count)
         .map(|i| {
             let (ms, len) = (rng.range(min_ms, max_ms), rng.range(0, 12) as usize);
-            Job { id: first + i * 7, ms, input: rng.word(len) }
+            Job {
+                id: first + i * 7,
+                ms,
+                input: rng.word(len),
+            }
         })
         .collect()
 }
@@ -59,53 +63,81 @@ fn submit(p: &mut Stdio, jobs: &[Job]) -> Result<(), Failure> {
 
 /// FNV-1a 64, the contract's `work`.
 fn fnv1a(input: &str) -> u64 {
-    input.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3))
+    input.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Closes stdin, reads every event until the program exits, and replays them against the contract.
 fn run(p: Stdio, jobs: &[Job], expect_parallel: bool) -> Result<(), Failure> {
     let (lines, termination) = p.finish(Duration::from_secs(10))?;
     let results: BTreeMap<u64, u64> = jobs.iter().map(|job| (job.id, fnv1a(&job.input))).collect();
+    most_in_flight_ok(&lines)?;
     let mut running: BTreeMap<u64, u64> = BTreeMap::new(); // job id → worker
     let mut started = BTreeSet::new();
     let mut most_running = 0;
     let mut done = None;
     for (at, line) in lines.iter().enumerate() {
         let event: Value = serde_json::from_str(line).map_err(|_| {
-            Failure::new("every stdout line is one JSON event").got(line).detail("debug output belongs on stderr (eprintln!)")
+            Failure::new("every stdout line is one JSON event")
+                .got(line)
+                .detail("debug output belongs on stderr (eprintln!)")
         })?;
-        let fail = |rule: &str| Failure::new(rule.to_string()).got(format!("line {}: {line}", at + 1));
-        ensure(done.is_none(), || fail("the done event is the last line: every job has ended before it"))?;
+        let fail =
+            |rule: &str| Failure::new(rule.to_string()).got(format!("line {}: {line}", at + 1));
+        ensure(done.is_none(), || {
+            fail("the done event is the last line: every job has ended before it")
+        })?;
         let id = event["id"].as_u64();
         let worker = event["worker"].as_u64();
         match event["event"].as_str() {
             Some("start") => {
-                let (Some(id), Some(worker)) = (id, worker) else { return Err(fail("a start event has a job id and a worker number")) };
-                ensure(results.contains_key(&id), || fail("a start event names a job that was submitted"))?;
+                let (Some(id), Some(worker)) = (id, worker) else {
+                    return Err(fail("a start event has a job id and a worker number"));
+                };
+                ensure(results.contains_key(&id), || {
+                    fail("a start event names a job that was submitted")
+                })?;
                 ensure(running.len() < WORKERS as usize, || {
                     fail("at most 4 jobs run at once: this start made 5 jobs in flight (a thread per job is not a pool)")
                         .detail(format!("in flight before it: {:?}", running.keys().collect::<Vec<_>>()))
                 })?;
-                ensure(worker < WORKERS, || fail("the pool has exactly 4 workers, numbered 0 to 3"))?;
-                ensure(started.insert(id), || fail("each job runs exactly once (this one started twice)"))?;
+                ensure(worker < WORKERS, || {
+                    fail("the pool has exactly 4 workers, numbered 0 to 3")
+                })?;
+                ensure(started.insert(id), || {
+                    fail("each job runs exactly once (this one started twice)")
+                })?;
                 ensure(!running.values().any(|&w| w == worker), || {
-                    fail("a worker runs one job at a time: this worker started a job before ending its previous one")
+                    fail(
+                        "a worker runs one job at a time: this worker started a job before ending its previous one",
+                    )
                 })?;
                 running.insert(id, worker);
                 most_running = most_running.max(running.len());
             }
             Some("end") => {
-                let (Some(id), Some(worker)) = (id, worker) else { return Err(fail("an end event has a job id and a worker number")) };
-                ensure(running.get(&id) == Some(&worker), || fail("a job ends on the worker that started it, after its start"))?;
+                let (Some(id), Some(worker)) = (id, worker) else {
+                    return Err(fail("an end event has a job id and a worker number"));
+                };
+                ensure(running.get(&id) == Some(&worker), || {
+                    fail("a job ends on the worker that started it, after its start")
+                })?;
                 running.remove(&id);
                 let expected = results[&id];
-                ensure(event["result"] == expected, || fail("an end event carries the job's result (what `work` returns)").expected(expected))?;
+                ensure(event["result"] == expected, || {
+                    fail("an end event carries the job's result (what `work` returns)")
+                        .expected(expected)
+                })?;
             }
             Some("done") => done = Some(event["results"].clone()),
             _ => return Err(fail("events are start, end or done")),
         }
     }
-    let expected: Vec<Value> = results.iter().map(|(id, result)| json!({"id": id, "result": result})).collect();
+    let expected: Vec<Value> = results
+        .iter()
+        .map(|(id, result)| json!({"id": id, "result": result}))
+        .collect();
     let Some(done) = done else {
         return Err(Failure::new("after the end of input the program prints the done event with every result, then exits")
             .detail(format!("{} lines were printed, none of them the done event", lines.len()))
@@ -131,5 +163,37 @@ fn run(p: Stdio, jobs: &[Job], expect_parallel: bool) -> Result<(), Failure> {
                 .detail("is a worker holding the queue's lock while it runs its job? (`while let Ok(job) = rx.lock().unwrap().recv()` does)")
         })?;
     }
-    ensure(termination.is_success(), || Failure::new("the program exits with code 0 after the done event").got(termination.describe()))
+    ensure(termination.is_success(), || {
+        Failure::new("the program exits with code 0 after the done event")
+            .got(termination.describe())
+    })
+}
+
+/// The bound first, over the whole log: when a program oversubscribes, that is the story to tell, before
+/// whatever worker numbers it printed.
+fn most_in_flight_ok(lines: &[String]) -> Result<(), Failure> {
+    let mut running = BTreeSet::new();
+    for (at, line) in lines.iter().enumerate() {
+        let Ok(event) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let Some(id) = event["id"].as_u64() else {
+            continue;
+        };
+        match event["event"].as_str() {
+            Some("start") => {
+                running.insert(id);
+            }
+            Some("end") => {
+                running.remove(&id);
+            }
+            _ => {}
+        }
+        ensure(running.len() as u64 <= WORKERS, || {
+            Failure::new("at most 4 jobs run at once: this start made 5 jobs in flight (a thread per job is not a pool)")
+                .got(format!("line {}: {line}", at + 1))
+                .detail(format!("in flight then: {:?}", running.iter().collect::<Vec<_>>()))
+        })?;
+    }
+    Ok(())
 }

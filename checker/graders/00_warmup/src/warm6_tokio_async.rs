@@ -26,7 +26,9 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
     let mut rng = g.rng().fork(6);
     for _ in 0..6 {
         let timeout = rng.range(100, 1_000);
-        let jobs: Vec<u64> = (0..rng.range(1, 30)).map(|_| call_length(&mut rng, timeout)).collect();
+        let jobs: Vec<u64> = (0..rng.range(1, 30))
+            .map(|_| call_length(&mut rng, timeout))
+            .collect();
         fan_out(&mut p, timeout, &jobs)?;
     }
 
@@ -34,7 +36,13 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
     let mut counters: BTreeMap<String, i64> = BTreeMap::new();
     for (count, spread) in [(1_000, 6), (300, 2), (50, 40)] {
         let ops: Vec<(String, i64, u64)> = (0..count)
-            .map(|_| (rng.pick(&KEYS).to_string(), rng.range(1, 9) as i64, rng.below(spread)))
+            .map(|_| {
+                (
+                    rng.pick(&KEYS).to_string(),
+                    rng.range(1, 9) as i64,
+                    rng.below(spread),
+                )
+            })
             .collect();
         apply(&mut p, &mut counters, &ops)?;
     }
@@ -43,9 +51,11 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
     let got = p.request(&json!({"op": "snapshot"}))?;
     let expected = json!({"counters": counters});
     ensure(got == expected, || {
-        Failure::new("the snapshot holds the sum of every delta ever added to each counter (no update lost)")
-            .expected(&expected)
-            .got(&got)
+        Failure::new(
+            "the snapshot holds the sum of every delta ever added to each counter (no update lost)",
+        )
+        .expected(&expected)
+        .got(&got)
     })
 }
 
@@ -60,7 +70,11 @@ fn call_length(rng: &mut Rng, timeout: u64) -> u64 {
 }
 
 fn fan_out(p: &mut Stdio, timeout: u64, lengths: &[u64]) -> Result<(), Failure> {
-    let jobs: Vec<Value> = lengths.iter().enumerate().map(|(i, ms)| json!({"id": 10 + i, "ms": ms})).collect();
+    let jobs: Vec<Value> = lengths
+        .iter()
+        .enumerate()
+        .map(|(i, ms)| json!({"id": 10 + i, "ms": ms}))
+        .collect();
     let outcomes: Vec<Value> = lengths
         .iter()
         .enumerate()
@@ -77,15 +91,27 @@ fn fan_out(p: &mut Stdio, timeout: u64, lengths: &[u64]) -> Result<(), Failure> 
     let slowest = lengths.iter().map(|&ms| ms.min(timeout)).max().unwrap_or(0);
     let sum: u64 = lengths.iter().map(|&ms| ms.min(timeout)).sum();
     check_elapsed(&got, slowest, || {
-        format!("the calls overlap: a fan-out takes as long as its slowest call or the timeout ({slowest} ms), not the sum ({sum} ms)")
+        format!(
+            "the calls overlap: a fan-out takes as long as its slowest call or the timeout ({slowest} ms), not the sum ({sum} ms)"
+        )
     })
 }
 
 /// Sends one apply and checks the values: per key, the running totals of its deltas, in time order.
-fn apply(p: &mut Stdio, counters: &mut BTreeMap<String, i64>, ops: &[(String, i64, u64)]) -> Result<(), Failure> {
-    let request: Vec<Value> = ops.iter().map(|(key, delta, after)| json!({"key": key, "delta": delta, "after_ms": after})).collect();
+fn apply(
+    p: &mut Stdio,
+    counters: &mut BTreeMap<String, i64>,
+    ops: &[(String, i64, u64)],
+) -> Result<(), Failure> {
+    let request: Vec<Value> = ops
+        .iter()
+        .map(|(key, delta, after)| json!({"key": key, "delta": delta, "after_ms": after}))
+        .collect();
     let got = p.request(&json!({"op": "apply", "ops": request}))?;
-    let values: Vec<i64> = got["values"].as_array().map(|v| v.iter().filter_map(Value::as_i64).collect()).unwrap_or_default();
+    let values: Vec<i64> = got["values"]
+        .as_array()
+        .map(|v| v.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default();
     ensure(values.len() == ops.len(), || {
         Failure::new("apply answers one integer value per op, in the order of the ops")
             .expected(format!("{} values", ops.len()))
@@ -94,7 +120,9 @@ fn apply(p: &mut Stdio, counters: &mut BTreeMap<String, i64>, ops: &[(String, i6
     let longest = ops.iter().map(|op| op.2).max().unwrap_or(0);
     let sum: u64 = ops.iter().map(|op| op.2).sum();
     check_elapsed(&got, longest, || {
-        format!("the ops run concurrently: an apply takes as long as its largest after_ms ({longest} ms), not the sum ({sum} ms)")
+        format!(
+            "the ops run concurrently: an apply takes as long as its largest after_ms ({longest} ms), not the sum ({sum} ms)"
+        )
     })?;
     for key in KEYS {
         let base = counters.get(key).copied().unwrap_or(0);
@@ -105,18 +133,32 @@ fn apply(p: &mut Stdio, counters: &mut BTreeMap<String, i64>, ops: &[(String, i6
             .map(|((_, delta, after), &value)| (value, *delta, *after))
             .collect();
         mine.sort();
-        let mut total = base;
-        for &(value, delta, after) in &mine {
-            total += delta;
-            ensure(value == total, || {
-                Failure::new("every add is applied whole, one at a time: the values answered for a key are the running totals of its deltas (an update was lost)")
-                    .expected(format!("counter `{key}` to go {base} → {} in steps of its deltas", base + mine.iter().map(|m| m.1).sum::<i64>()))
-                    .got(format!("the op adding {delta} (after {after} ms) answered {value}, but the totals reach {total} there"))
-                    .detail("is a counter read in one message and written in another? Send the operation (add), not the new value")
-            })?;
-        }
+        let totals: Vec<i64> = mine
+            .iter()
+            .scan(base, |total, m| {
+                *total += m.1;
+                Some(*total)
+            })
+            .collect();
+        let answered: Vec<i64> = mine.iter().map(|m| m.0).collect();
+        ensure(answered == totals, || {
+            let show = |v: &[i64]| {
+                format!(
+                    "{:?}{}",
+                    &v[..v.len().min(10)],
+                    if v.len() > 10 { " …" } else { "" }
+                )
+            };
+            Failure::new("every add is applied whole, one at a time: the values answered for a key are the running totals of its deltas (an update was lost)")
+                .expected(format!("counter `{key}` (was {base}), its answers sorted: {}", show(&totals)))
+                .got(format!("counter `{key}` (was {base}), its answers sorted: {}", show(&answered)))
+                .detail("two ops answering the same value means both started from the same total and one update was lost")
+                .detail("is a counter read in one message and written in another? Send the operation (add), not the new value")
+        })?;
+        let total = totals.last().copied().unwrap_or(base);
         for pair in mine.windows(2) {
-            let ((earlier_value, _, earlier_after), (later_value, _, later_after)) = (pair[0], pair[1]);
+            let ((earlier_value, _, earlier_after), (later_value, _, later_after)) =
+                (pair[0], pair[1]);
             ensure(earlier_after <= later_after, || {
                 Failure::new("an op that waits less reaches the actor first: its value is the smaller one")
                     .got(format!("counter `{key}`: the op after {later_after} ms answered {later_value}, the op after {earlier_after} ms answered {earlier_value}"))
@@ -132,7 +174,12 @@ fn apply(p: &mut Stdio, counters: &mut BTreeMap<String, i64>, ops: &[(String, i6
 /// Virtual time is exact on a paused clock; allow 1 ms for rounding to the timer's millisecond ticks.
 fn check_elapsed(got: &Value, expected: u64, rule: impl FnOnce() -> String) -> Result<(), Failure> {
     let elapsed = got["elapsed_ms"].as_u64();
-    ensure(elapsed.is_some_and(|e| (expected..=expected + 1).contains(&e)), || {
-        Failure::new(rule()).expected(format!("elapsed_ms = {expected}")).got(format!("elapsed_ms = {}", got["elapsed_ms"]))
-    })
+    ensure(
+        elapsed.is_some_and(|e| (expected..=expected + 1).contains(&e)),
+        || {
+            Failure::new(rule())
+                .expected(format!("elapsed_ms = {expected}"))
+                .got(format!("elapsed_ms = {}", got["elapsed_ms"]))
+        },
+    )
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use backlings_grade::http::{Request, printable};
 use backlings_grade::{Failure, Grading, Rng, Server};
 
-use crate::support::{Reply, Want, ask, check, clip, read_until_close, send};
+use crate::support::{Reply, Want, ask, check, preview, read_until_close, send};
 
 /// How long one answer may take. A correct server answers in milliseconds.
 const ANSWER_WITHIN: Duration = Duration::from_secs(3);
@@ -223,7 +223,9 @@ fn routes(server: &mut Server, rng: &mut Rng) -> Result<(), Failure> {
 
 fn header_names(server: &mut Server, rng: &mut Rng) -> Result<(), Failure> {
     let name = header_name(rng);
-    let (asked, sent) = (mixed_case(rng, &name), mixed_case(rng, &name));
+    let asked = mixed_case(rng, &name);
+    // Mixed from `asked`, so the two spellings always differ.
+    let sent = mixed_case(rng, &asked);
     let value = header_value(rng);
     let host = mixed_case(rng, "host");
     let request =
@@ -456,9 +458,29 @@ fn piece_sizes(rng: &mut Rng) -> Vec<usize> {
     (0..8).map(|_| rng.range(1, 9) as usize).collect()
 }
 
+/// Readable text of about `len` bytes: seeded words (a report about a split request is easier to read).
+fn words(rng: &mut Rng, len: usize) -> Vec<u8> {
+    let mut text = String::new();
+    while text.len() < len {
+        let word_len = rng.range(2, 9) as usize;
+        text.push_str(&rng.word(word_len));
+        text.push(' ');
+    }
+    text.into_bytes()
+}
+
+/// The lesson of the split-writes scenario, added to its failures.
+const ONE_READ_IS_NOT_ONE_REQUEST: &str = "TCP delivers a stream of bytes, not messages: one read() may return a \
+     few bytes of the request. An early 400, or a short body, usually means the server parsed whatever its first \
+     read() returned";
+
 fn split_writes(server: &mut Server, rng: &mut Rng) -> Result<(), Failure> {
+    split_requests(server, rng).map_err(|failure| failure.detail(ONE_READ_IS_NOT_ONE_REQUEST))
+}
+
+fn split_requests(server: &mut Server, rng: &mut Rng) -> Result<(), Failure> {
     let len = rng.range(100, 400) as usize;
-    let body = rng.bytes(len);
+    let body = words(rng, len);
     let request =
         Request::post("/echo", body.clone()).header(&header_name(rng), &header_value(rng));
     let sizes = piece_sizes(rng);
@@ -544,7 +566,7 @@ impl Seen {
         if let Some(allow) = &self.allow {
             line.push_str(&format!(" · Allow: {allow}"));
         }
-        line + &format!(" · body \"{}\"", clip(&printable(&self.body)))
+        line + &format!(" · body \"{}\"", preview(&self.body))
     }
 }
 

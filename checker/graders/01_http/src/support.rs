@@ -99,7 +99,7 @@ impl Reply {
         let mut line = match self.parse() {
             Ok(response) => summarize(&response),
             Err(_) if self.raw.is_empty() => "(no bytes)".to_string(),
-            Err(_) => format!("raw \"{}\"", clip(&http::printable(&self.raw))),
+            Err(_) => format!("raw \"{}\"", preview(&self.raw)),
         };
         let _ = match self.end {
             End::Closed => write!(line, " · then closed"),
@@ -181,7 +181,7 @@ impl Want {
             let _ = write!(line, " · Allow: {allow}");
         }
         if let Some(body) = &self.body {
-            let _ = write!(line, " · body \"{}\"", clip(&http::printable(body)));
+            let _ = write!(line, " · body \"{}\"", preview(body));
         }
         let _ = write!(
             line,
@@ -273,7 +273,7 @@ pub fn check(
     }
     let response = reply.parse().map_err(|why| {
         failure()
-            .got(format!("\"{}\"", clip(&http::printable(&reply.raw))))
+            .got(format!("\"{}\"", preview(&reply.raw)))
             .detail(format!("the response is not framed correctly: {why}"))
     })?;
     let status_line = format!(
@@ -343,23 +343,20 @@ pub fn summarize(response: &Response) -> String {
     for (name, value) in &response.headers {
         let _ = write!(line, " · {name}: {value}");
     }
-    let _ = write!(
-        line,
-        " · body \"{}\"",
-        clip(&http::printable(&response.body))
-    );
+    let _ = write!(line, " · body \"{}\"", preview(&response.body));
     line
 }
 
-/// Cuts long text for one report line.
-pub fn clip(text: &str) -> String {
+/// Bytes as readable text for one report line: cut after a while, with the true byte count.
+pub fn preview(bytes: &[u8]) -> String {
     const CAP: usize = 160;
+    let text = http::printable(bytes);
     if text.len() <= CAP {
-        return text.to_string();
+        return text;
     }
     let mut end = CAP;
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}… ({} bytes in all)", &text[..end], text.len())
+    format!("{}… ({} bytes in all)", &text[..end], bytes.len())
 }

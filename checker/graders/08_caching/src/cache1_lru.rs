@@ -5,7 +5,7 @@
 //! 2. 100 000 seeded requests at capacities from 0 to 400 against the model ([`trace`]).
 //! 3. Scaling: the cost per operation at capacity 100 000 against capacity 100 ([`scaling`]).
 //!
-//! Stories and traces list requests only: every expected reply comes from [`LruModel`](crate::lru_model).
+//! Stories and traces list requests only: every expected reply comes from [`LruModel`](crate::lru_model::LruModel).
 
 mod scaling;
 mod trace;
@@ -17,6 +17,7 @@ use trace::Op;
 /// Requests in the seeded trace, in all.
 const TRACE_REQUESTS: usize = 100_000;
 
+/// Grades `cache1_lru`: the stories, the seeded trace, then the scaling check.
 pub fn grade(g: &mut Grading) -> Result<(), Failure> {
     let mut program = g.stdio()?;
     // Requests answered correctly so far: they rule out some diagnoses of a later mistake.

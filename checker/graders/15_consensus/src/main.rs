@@ -4,5 +4,8 @@ mod netsim;
 mod raft1_election;
 
 fn main() -> std::process::ExitCode {
-    backlings_grade::main(&[backlings_grade::Grader { exercise: "raft1_election", grade: raft1_election::grade }])
+    backlings_grade::main(&[backlings_grade::Grader {
+        exercise: "raft1_election",
+        grade: raft1_election::grade,
+    }])
 }

@@ -5,6 +5,7 @@
 //! delivery round has come. Every random choice comes from the grader's [`Rng`], so a seed replays a whole run.
 
 use std::collections::{BTreeSet, VecDeque};
+use std::fmt;
 
 use backlings_grade::Rng;
 
@@ -29,7 +30,11 @@ pub struct Conditions {
 
 impl Conditions {
     /// No loss, no duplicates, at most one round of delay.
-    pub const HEALTHY: Conditions = Conditions { max_delay: 1, loss_percent: 0, duplicate_percent: 0 };
+    pub const HEALTHY: Conditions = Conditions {
+        max_delay: 1,
+        loss_percent: 0,
+        duplicate_percent: 0,
+    };
 }
 
 struct InFlight<M> {
@@ -104,10 +109,18 @@ impl<M: Addressed + Clone> Network<M> {
         if self.rng.chance(self.conditions.loss_percent, 100) {
             return;
         }
-        let copies = if self.rng.chance(self.conditions.duplicate_percent, 100) { 2 } else { 1 };
+        let copies = if self.rng.chance(self.conditions.duplicate_percent, 100) {
+            2
+        } else {
+            1
+        };
         for _ in 0..copies {
             let due = self.round + self.rng.range(0, self.conditions.max_delay);
-            self.in_flight.push(InFlight { due, seq: self.next_seq, msg: msg.clone() });
+            self.in_flight.push(InFlight {
+                due,
+                seq: self.next_seq,
+                msg: msg.clone(),
+            });
             self.next_seq += 1;
         }
     }
@@ -115,7 +128,8 @@ impl<M: Addressed + Clone> Network<M> {
     /// Takes the messages due by now in a seeded order, dropping those that cross a partition.
     pub fn take_due(&mut self) -> Vec<M> {
         let round = self.round;
-        let (mut due, waiting): (Vec<_>, Vec<_>) = self.in_flight.drain(..).partition(|m| m.due <= round);
+        let (mut due, waiting): (Vec<_>, Vec<_>) =
+            self.in_flight.drain(..).partition(|m| m.due <= round);
         self.in_flight = waiting;
         due.sort_by_key(|m| m.seq);
         self.rng.shuffle(&mut due);
@@ -126,26 +140,45 @@ impl<M: Addressed + Clone> Network<M> {
     }
 }
 
-/// The last events of a simulation, kept for the failure report.
-#[derive(Debug, Default)]
-pub struct Trace {
-    events: VecDeque<TraceEvent>,
+/// The last events of a simulation, kept for the failure report. Events are formatted only when a report
+/// needs them: a grading records tens of thousands.
+#[derive(Debug)]
+pub struct Trace<E> {
+    events: VecDeque<TraceEvent<E>>,
 }
 
 #[derive(Debug)]
-enum TraceEvent {
-    Event(String),
+enum TraceEvent<E> {
+    Event(E),
+    /// Something the grader did to the network.
+    Note(String),
     /// Rounds `first..=last` in which ticks changed nothing and sent nothing.
-    Quiet { first: u64, last: u64 },
+    Quiet {
+        first: u64,
+        last: u64,
+    },
 }
 
-impl Trace {
+impl<E> Default for Trace<E> {
+    fn default() -> Self {
+        Trace {
+            events: VecDeque::new(),
+        }
+    }
+}
+
+impl<E: fmt::Display> Trace<E> {
     /// How many events a report shows.
     pub const KEPT: usize = 30;
 
     /// Records one event.
-    pub fn push(&mut self, event: String) {
+    pub fn push(&mut self, event: E) {
         self.keep(TraceEvent::Event(event));
+    }
+
+    /// Records what the grader did to the network: "r40 the partition heals".
+    pub fn note(&mut self, note: String) {
+        self.keep(TraceEvent::Note(note));
     }
 
     /// Records a tick in `round` that changed nothing; runs of them share one line.
@@ -154,10 +187,13 @@ impl Trace {
             *last = round;
             return;
         }
-        self.keep(TraceEvent::Quiet { first: round, last: round });
+        self.keep(TraceEvent::Quiet {
+            first: round,
+            last: round,
+        });
     }
 
-    fn keep(&mut self, event: TraceEvent) {
+    fn keep(&mut self, event: TraceEvent<E>) {
         if self.events.len() == Self::KEPT {
             self.events.pop_front();
         }
@@ -167,8 +203,11 @@ impl Trace {
     /// The kept events, oldest first, as report lines.
     pub fn lines(&self) -> impl Iterator<Item = String> + '_ {
         self.events.iter().map(|event| match event {
-            TraceEvent::Event(text) => text.clone(),
-            TraceEvent::Quiet { first, last } if first == last => format!("r{first} ticks, nothing happens"),
+            TraceEvent::Event(event) => event.to_string(),
+            TraceEvent::Note(note) => note.clone(),
+            TraceEvent::Quiet { first, last } if first == last => {
+                format!("r{first} ticks, nothing happens")
+            }
             TraceEvent::Quiet { first, last } => format!("r{first}-r{last} ticks, nothing happens"),
         })
     }

@@ -1,7 +1,6 @@
 //! The graders of track 16, resilience: one module per exercise, plus the fake upstream they share.
 
 mod res2_retry_backoff_jitter;
-mod support;
 
 fn main() -> std::process::ExitCode {
     backlings_grade::main(&[backlings_grade::Grader {

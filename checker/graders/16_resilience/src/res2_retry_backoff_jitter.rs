@@ -14,7 +14,7 @@ mod model;
 use backlings_grade::{Failure, Grading, Rng, Stdio, ensure};
 use serde_json::json;
 
-use crate::support::{Reply, Upstream};
+use backlings_grade::upstream::{Reply, Upstream};
 use check::{Run, check_run, parse_run};
 use model::{Case, NO_DEADLINE, Policy, Step};
 

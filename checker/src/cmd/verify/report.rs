@@ -12,16 +12,38 @@ pub const SCHEMA: u32 = 1;
 
 /// One line per exercise, the details of the first failure, and a count.
 pub fn human(results: &[(&Exercise, &Verdict)], color: bool) -> String {
-    let width = results.iter().map(|(exercise, _)| exercise.name.len()).max().unwrap_or(0);
+    let width = results
+        .iter()
+        .map(|(exercise, _)| exercise.name.len())
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
     for (exercise, verdict) in results {
-        let mark = if verdict.passed() { paint("✓", style::GREEN_BOLD, color) } else { paint("✗", style::RED_BOLD, color) };
-        out.push_str(&format!("{mark} {:<width$}  {}\n", exercise.name, verdict.summary()));
+        let mark = if verdict.passed() {
+            paint("✓", style::GREEN_BOLD, color)
+        } else {
+            paint("✗", style::RED_BOLD, color)
+        };
+        out.push_str(&format!(
+            "{mark} {:<width$}  {}\n",
+            exercise.name,
+            verdict.summary()
+        ));
     }
-    let passed = results.iter().filter(|(_, verdict)| verdict.passed()).count();
+    let passed = results
+        .iter()
+        .filter(|(_, verdict)| verdict.passed())
+        .count();
     if let Some((exercise, verdict)) = results.iter().find(|(_, verdict)| !verdict.passed()) {
-        out.push_str(&format!("\nfirst failure, `{}`:\n{}", exercise.name, verdict.render(color)));
-        out.push_str(&format!("(`backlings run {}` runs it alone)\n", exercise.name));
+        out.push_str(&format!(
+            "\nfirst failure, `{}`:\n{}",
+            exercise.name,
+            verdict.render(color)
+        ));
+        out.push_str(&format!(
+            "(`backlings run {}` runs it alone)\n",
+            exercise.name
+        ));
     }
     out.push_str(&format!("\n{passed}/{} exercises pass\n", results.len()));
     out
@@ -97,15 +119,24 @@ pub struct StageResult {
 
 /// The JSON document, pretty-printed.
 pub fn json(results: &[(&Exercise, &Verdict)], args: &VerifyArgs) -> anyhow::Result<String> {
-    let passed = results.iter().filter(|(_, verdict)| verdict.passed()).count();
+    let passed = results
+        .iter()
+        .filter(|(_, verdict)| verdict.passed())
+        .count();
     let document = Document {
         schema: SCHEMA,
         tool: format!("backlings {}", env!("CARGO_PKG_VERSION")),
         learner: args.learner.as_deref(),
         seed: args.seed,
-        shard: args.shard.map(|shard| format!("{}/{}", shard.index, shard.count)),
+        shard: args
+            .shard
+            .map(|shard| format!("{}/{}", shard.index, shard.count)),
         exercises_from: args.exercises_from.as_deref(),
-        summary: Summary { total: results.len(), passed, failed: results.len() - passed },
+        summary: Summary {
+            total: results.len(),
+            passed,
+            failed: results.len() - passed,
+        },
         exercises: results
             .iter()
             .map(|(exercise, verdict)| ExerciseResult {
@@ -115,7 +146,11 @@ pub fn json(results: &[(&Exercise, &Verdict)], args: &VerifyArgs) -> anyhow::Res
                 passed: verdict.passed(),
                 summary: verdict.summary(),
                 seed: verdict.seed,
-                duration_ms: verdict.stages.iter().map(|stage| stage.duration.as_millis()).sum(),
+                duration_ms: verdict
+                    .stages
+                    .iter()
+                    .map(|stage| stage.duration.as_millis())
+                    .sum(),
                 stages: verdict
                     .stages
                     .iter()

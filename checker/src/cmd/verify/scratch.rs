@@ -26,7 +26,9 @@ pub fn prepare(ws: &Workspace, source: &str) -> anyhow::Result<Workspace> {
         let content = match learner.read(ws, &relative)? {
             Some(content) => content,
             // A file the learner does not have is graded as shipped, never as whatever this tree holds.
-            None => files::git_show(ws.root(), "HEAD", &relative)?.unwrap_or_else(|_| b"compile_error!(\"the learner has no such file\");\n".to_vec()),
+            None => files::git_show(ws.root(), "HEAD", &relative)?.unwrap_or_else(|_| {
+                b"compile_error!(\"the learner has no such file\");\n".to_vec()
+            }),
         };
         files::write_atomically(&scratch.join(&relative), &content)?;
     }
@@ -42,9 +44,15 @@ impl Learner {
     fn resolve(ws: &Workspace, source: &str) -> anyhow::Result<Learner> {
         let path = Utf8Path::new(source);
         if path.is_dir() {
-            let path = path.canonicalize_utf8().with_context(|| format!("cannot resolve `{path}`"))?;
+            let path = path
+                .canonicalize_utf8()
+                .with_context(|| format!("cannot resolve `{path}`"))?;
             // Either a course directory holding `exercises/`, or the `exercises/` directory itself.
-            let exercises = if path.join("exercises").is_dir() { path.join("exercises") } else { path };
+            let exercises = if path.join("exercises").is_dir() {
+                path.join("exercises")
+            } else {
+                path
+            };
             return Ok(Learner::Directory(exercises));
         }
         let verified = Command::new("git")
@@ -60,7 +68,10 @@ impl Learner {
         if verified.success() {
             Ok(Learner::GitRef(source.to_string()))
         } else {
-            Err(CheckerError::UnknownExercisesSource { source_name: source.to_string() }.into())
+            Err(CheckerError::UnknownExercisesSource {
+                source_name: source.to_string(),
+            }
+            .into())
         }
     }
 
@@ -83,24 +94,49 @@ impl Learner {
 
 fn copy_tree(from: &Utf8Path, to: &Utf8Path, is_top: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(to).with_context(|| format!("cannot create `{to}`"))?;
-    for entry in from.read_dir_utf8().with_context(|| format!("cannot read `{from}`"))? {
+    for entry in from
+        .read_dir_utf8()
+        .with_context(|| format!("cannot read `{from}`"))?
+    {
         let entry = entry.with_context(|| format!("cannot read `{from}`"))?;
         if is_top && NOT_COPIED.contains(&entry.file_name()) {
             continue;
         }
         let target = to.join(entry.file_name());
-        let kind = entry.file_type().with_context(|| format!("cannot stat `{}`", entry.path()))?;
+        let kind = entry
+            .file_type()
+            .with_context(|| format!("cannot stat `{}`", entry.path()))?;
         if kind.is_dir() {
             copy_tree(entry.path(), &target, false)?;
         } else if kind.is_file() {
-            std::fs::copy(entry.path(), &target).with_context(|| format!("cannot copy `{}`", entry.path()))?;
+            std::fs::copy(entry.path(), &target)
+                .with_context(|| format!("cannot copy `{}`", entry.path()))?;
         }
     }
     Ok(())
 }
 
 fn sanitize(source: &str) -> String {
-    let name: String = source.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    let name: String = source
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     let name = name.trim_matches('_');
-    if name.is_empty() { "learner".to_string() } else { name.chars().rev().take(60).collect::<Vec<_>>().into_iter().rev().collect() }
+    if name.is_empty() {
+        "learner".to_string()
+    } else {
+        name.chars()
+            .rev()
+            .take(60)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect()
+    }
 }

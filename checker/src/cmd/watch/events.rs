@@ -49,7 +49,10 @@ pub enum Event {
     /// A run reports a stage starting or a cargo progress line.
     Progress { job: u64, progress: Progress },
     /// A run finished with a verdict per exercise it graded, or could not run at all.
-    Finished { job: u64, verdicts: Result<Vec<Verdict>, String> },
+    Finished {
+        job: u64,
+        verdicts: Result<Vec<Verdict>, String>,
+    },
 }
 
 /// One burst of changes.
@@ -68,10 +71,16 @@ impl Changes {
             self.rescan = true;
         }
         // Opening or reading a file changes nothing; our own hashing would otherwise wake us up again.
-        if matches!(event.kind, EventKind::Access(kind) if kind != AccessKind::Close(AccessMode::Write)) {
+        if matches!(event.kind, EventKind::Access(kind) if kind != AccessKind::Close(AccessMode::Write))
+        {
             return;
         }
-        self.paths.extend(event.paths.into_iter().filter(|path| !is_editor_temp_file(path)));
+        self.paths.extend(
+            event
+                .paths
+                .into_iter()
+                .filter(|path| !is_editor_temp_file(path)),
+        );
     }
 
     /// Whether nothing worth a look changed.
@@ -90,7 +99,9 @@ pub fn is_editor_temp_file(path: &Path) -> bool {
         || name.ends_with('~')
         || name.ends_with("___jb_tmp___")
         || name.ends_with("___jb_old___")
-        || [".swp", ".swo", ".swx", ".tmp"].iter().any(|suffix| name.ends_with(suffix))
+        || [".swp", ".swo", ".swx", ".tmp"]
+            .iter()
+            .any(|suffix| name.ends_with(suffix))
         || (name.starts_with(".#") || (name.starts_with('#') && name.ends_with('#')))
 }
 
@@ -103,8 +114,11 @@ pub struct FileWatcher {
 /// [`Event::FilesChanged`] on `events`.
 pub fn watch(dir: &Utf8Path, events: Sender<Event>) -> anyhow::Result<FileWatcher> {
     let (raw_tx, raw_rx) = mpsc::channel();
-    let mut watcher = notify::recommended_watcher(raw_tx).context("cannot start the file watcher")?;
-    watcher.watch(dir.as_std_path(), RecursiveMode::Recursive).with_context(|| format!("cannot watch `{dir}`"))?;
+    let mut watcher =
+        notify::recommended_watcher(raw_tx).context("cannot start the file watcher")?;
+    watcher
+        .watch(dir.as_std_path(), RecursiveMode::Recursive)
+        .with_context(|| format!("cannot watch `{dir}`"))?;
     thread::Builder::new()
         .name("watch-debounce".into())
         .spawn(move || debounce(&raw_rx, QUIET, LONGEST_BURST, &events))
@@ -114,7 +128,12 @@ pub fn watch(dir: &Utf8Path, events: Sender<Event>) -> anyhow::Result<FileWatche
 
 /// Collapses raw watcher events into bursts. Blocks on the channel between bursts, so it costs nothing while
 /// the learner is reading or typing; returns when either side hangs up.
-fn debounce(raw: &Receiver<notify::Result<notify::Event>>, quiet: Duration, longest: Duration, events: &Sender<Event>) {
+fn debounce(
+    raw: &Receiver<notify::Result<notify::Event>>,
+    quiet: Duration,
+    longest: Duration,
+    events: &Sender<Event>,
+) {
     while let Ok(first) = raw.recv() {
         let started = Instant::now();
         let mut changes = Changes::default();
@@ -135,7 +154,11 @@ fn debounce(raw: &Receiver<notify::Result<notify::Event>>, quiet: Duration, long
                 }
             }
         }
-        if !errors.is_empty() && events.send(Event::WatcherFailed(errors.join("; "))).is_err() {
+        if !errors.is_empty()
+            && events
+                .send(Event::WatcherFailed(errors.join("; ")))
+                .is_err()
+        {
             return;
         }
         if !changes.is_empty() && events.send(Event::FilesChanged(changes)).is_err() {
@@ -154,7 +177,9 @@ mod tests {
     use super::*;
 
     fn event(kind: EventKind, paths: &[&str]) -> notify::Event {
-        paths.iter().fold(notify::Event::new(kind), |event, path| event.add_path(PathBuf::from(path)))
+        paths.iter().fold(notify::Event::new(kind), |event, path| {
+            event.add_path(PathBuf::from(path))
+        })
     }
 
     // Every editor's side files are ignored; the exercise itself never is.
@@ -171,31 +196,62 @@ mod tests {
             "/c/exercises/01_http/.#ping.rs",
             "/c/exercises/01_http/#ping.rs#",
         ] {
-            assert!(is_editor_temp_file(Path::new(temp)), "{temp} should be ignored");
+            assert!(
+                is_editor_temp_file(Path::new(temp)),
+                "{temp} should be ignored"
+            );
         }
-        assert!(!is_editor_temp_file(Path::new("/c/exercises/01_http/ping.rs")));
-        assert!(!is_editor_temp_file(Path::new("/c/exercises/01_http/ping4913.rs")));
+        assert!(!is_editor_temp_file(Path::new(
+            "/c/exercises/01_http/ping.rs"
+        )));
+        assert!(!is_editor_temp_file(Path::new(
+            "/c/exercises/01_http/ping4913.rs"
+        )));
     }
 
     // A JetBrains save (write temp, rename old away, rename temp over) leaves only the exercise path.
     #[test]
     fn a_rename_save_keeps_only_the_exercise_path() {
         let mut changes = Changes::default();
-        changes.add(event(EventKind::Create(CreateKind::File), &["/e/a.rs___jb_tmp___"]));
-        changes.add(event(EventKind::Modify(ModifyKind::Name(RenameMode::Both)), &["/e/a.rs", "/e/a.rs___jb_old___"]));
-        changes.add(event(EventKind::Modify(ModifyKind::Name(RenameMode::Both)), &["/e/a.rs___jb_tmp___", "/e/a.rs"]));
-        changes.add(event(EventKind::Remove(RemoveKind::File), &["/e/a.rs___jb_old___"]));
-        assert_eq!(changes.paths.into_iter().collect::<Vec<_>>(), [PathBuf::from("/e/a.rs")]);
+        changes.add(event(
+            EventKind::Create(CreateKind::File),
+            &["/e/a.rs___jb_tmp___"],
+        ));
+        changes.add(event(
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
+            &["/e/a.rs", "/e/a.rs___jb_old___"],
+        ));
+        changes.add(event(
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
+            &["/e/a.rs___jb_tmp___", "/e/a.rs"],
+        ));
+        changes.add(event(
+            EventKind::Remove(RemoveKind::File),
+            &["/e/a.rs___jb_old___"],
+        ));
+        assert_eq!(
+            changes.paths.into_iter().collect::<Vec<_>>(),
+            [PathBuf::from("/e/a.rs")]
+        );
     }
 
     // Opening and reading a file (our own hashing, cargo, an editor) is not a change; a write is.
     #[test]
     fn reads_are_not_changes() {
         let mut changes = Changes::default();
-        changes.add(event(EventKind::Access(AccessKind::Open(AccessMode::Any)), &["/e/a.rs"]));
-        changes.add(event(EventKind::Access(AccessKind::Close(AccessMode::Read)), &["/e/a.rs"]));
+        changes.add(event(
+            EventKind::Access(AccessKind::Open(AccessMode::Any)),
+            &["/e/a.rs"],
+        ));
+        changes.add(event(
+            EventKind::Access(AccessKind::Close(AccessMode::Read)),
+            &["/e/a.rs"],
+        ));
         assert!(changes.is_empty());
-        changes.add(event(EventKind::Modify(ModifyKind::Data(DataChange::Content)), &["/e/a.rs"]));
+        changes.add(event(
+            EventKind::Modify(ModifyKind::Data(DataChange::Content)),
+            &["/e/a.rs"],
+        ));
         assert!(!changes.is_empty());
     }
 
@@ -204,16 +260,33 @@ mod tests {
     fn a_burst_becomes_one_event_after_the_quiet_period() {
         let (raw_tx, raw_rx) = mpsc::channel();
         let (tx, rx) = mpsc::channel();
-        let write = || Ok(event(EventKind::Modify(ModifyKind::Data(DataChange::Any)), &["/e/a.rs"]));
+        let write = || {
+            Ok(event(
+                EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+                &["/e/a.rs"],
+            ))
+        };
         // Queued before the debouncer starts, so no scheduling delay can split the burst.
         for _ in 0..20 {
             raw_tx.send(write()).unwrap();
         }
-        let debouncer = thread::spawn(move || debounce(&raw_rx, Duration::from_millis(50), Duration::from_secs(60), &tx));
-        let Ok(Event::FilesChanged(first)) = rx.recv_timeout(Duration::from_secs(10)) else { panic!("no burst") };
+        let debouncer = thread::spawn(move || {
+            debounce(
+                &raw_rx,
+                Duration::from_millis(50),
+                Duration::from_secs(60),
+                &tx,
+            )
+        });
+        let Ok(Event::FilesChanged(first)) = rx.recv_timeout(Duration::from_secs(10)) else {
+            panic!("no burst")
+        };
         assert_eq!(first.paths.len(), 1);
         raw_tx.send(write()).unwrap();
-        assert!(matches!(rx.recv_timeout(Duration::from_secs(10)), Ok(Event::FilesChanged(_))));
+        assert!(matches!(
+            rx.recv_timeout(Duration::from_secs(10)),
+            Ok(Event::FilesChanged(_))
+        ));
         drop(raw_tx);
         debouncer.join().unwrap();
         assert!(rx.try_recv().is_err(), "exactly one event per burst");
@@ -225,7 +298,12 @@ mod tests {
         let (raw_tx, raw_rx) = mpsc::channel();
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || debounce(&raw_rx, Duration::from_secs(60), Duration::ZERO, &tx));
-        raw_tx.send(Ok(event(EventKind::Create(CreateKind::File), &["/e/a.rs"]))).unwrap();
-        assert!(matches!(rx.recv_timeout(Duration::from_secs(10)), Ok(Event::FilesChanged(_))));
+        raw_tx
+            .send(Ok(event(EventKind::Create(CreateKind::File), &["/e/a.rs"])))
+            .unwrap();
+        assert!(matches!(
+            rx.recv_timeout(Duration::from_secs(10)),
+            Ok(Event::FilesChanged(_))
+        ));
     }
 }

@@ -83,7 +83,9 @@ pub fn from_terminal(key: KeyEvent) -> Option<Key> {
 /// The command a line typed on stdin means (no terminal): the same letters as the keys, or their names.
 pub fn from_line(line: &str) -> Key {
     let line = line.trim();
-    let (word, rest) = line.split_once(char::is_whitespace).map_or((line, ""), |(word, rest)| (word, rest.trim()));
+    let (word, rest) = line
+        .split_once(char::is_whitespace)
+        .map_or((line, ""), |(word, rest)| (word, rest.trim()));
     match word {
         "" => Key::Enter,
         "n" | "next" => Key::Next,
@@ -117,7 +119,10 @@ pub fn spawn_terminal_reader(events: Sender<Event>) -> anyhow::Result<()> {
             }
         }
     };
-    thread::Builder::new().name("watch-keys".into()).spawn(read).context("cannot start the keyboard thread")?;
+    thread::Builder::new()
+        .name("watch-keys".into())
+        .spawn(read)
+        .context("cannot start the keyboard thread")?;
     Ok(())
 }
 
@@ -132,7 +137,10 @@ pub fn spawn_line_reader(events: Sender<Event>) -> anyhow::Result<()> {
         }
         let _ = events.send(Event::InputClosed);
     };
-    thread::Builder::new().name("watch-stdin".into()).spawn(read).context("cannot start the stdin thread")?;
+    thread::Builder::new()
+        .name("watch-stdin".into())
+        .spawn(read)
+        .context("cannot start the stdin thread")?;
     Ok(())
 }
 
@@ -147,13 +155,29 @@ mod tests {
     // The documented keys map to their commands; Ctrl-C is an interrupt, not a `c` (check all).
     #[test]
     fn keys_map_to_commands() {
-        assert_eq!(press(KeyCode::Char('n'), KeyModifiers::NONE), Some(Key::Next));
-        assert_eq!(press(KeyCode::Char('h'), KeyModifiers::NONE), Some(Key::Hint));
-        assert_eq!(press(KeyCode::Char('c'), KeyModifiers::NONE), Some(Key::CheckAll));
-        assert_eq!(press(KeyCode::Char('c'), KeyModifiers::CONTROL), Some(Key::Interrupt));
+        assert_eq!(
+            press(KeyCode::Char('n'), KeyModifiers::NONE),
+            Some(Key::Next)
+        );
+        assert_eq!(
+            press(KeyCode::Char('h'), KeyModifiers::NONE),
+            Some(Key::Hint)
+        );
+        assert_eq!(
+            press(KeyCode::Char('c'), KeyModifiers::NONE),
+            Some(Key::CheckAll)
+        );
+        assert_eq!(
+            press(KeyCode::Char('c'), KeyModifiers::CONTROL),
+            Some(Key::Interrupt)
+        );
         assert_eq!(press(KeyCode::Enter, KeyModifiers::NONE), Some(Key::Enter));
         assert_eq!(press(KeyCode::Char('z'), KeyModifiers::CONTROL), None);
-        let release = KeyEvent::new_with_kind(KeyCode::Char('q'), KeyModifiers::NONE, KeyEventKind::Release);
+        let release = KeyEvent::new_with_kind(
+            KeyCode::Char('q'),
+            KeyModifiers::NONE,
+            KeyEventKind::Release,
+        );
         assert_eq!(from_terminal(release), None);
     }
 

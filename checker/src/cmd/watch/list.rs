@@ -19,7 +19,10 @@ pub struct ListView {
 impl ListView {
     /// A list of `len` exercises with `selected` highlighted.
     pub fn new(selected: usize, len: usize) -> ListView {
-        ListView { selected: selected.min(len.saturating_sub(1)), len }
+        ListView {
+            selected: selected.min(len.saturating_sub(1)),
+            len,
+        }
     }
 
     /// The index of the selected exercise.
@@ -74,12 +77,29 @@ pub fn rows<'a>(ws: &'a Workspace, state: &State, current: usize) -> Vec<Row<'a>
     for (index, exercise) in ws.exercises().iter().enumerate() {
         let track = exercise.dir.as_deref().unwrap_or("exercises");
         if heading != Some(track) {
-            let members = ws.exercises().iter().filter(|other| other.dir.as_deref().unwrap_or("exercises") == track);
-            let (solved, total) = members.fold((0, 0), |(solved, total), other| (solved + usize::from(state.is_solved(&other.name)), total + 1));
-            rows.push(Row::Track { name: track, solved, total });
+            let members = ws
+                .exercises()
+                .iter()
+                .filter(|other| other.dir.as_deref().unwrap_or("exercises") == track);
+            let (solved, total) = members.fold((0, 0), |(solved, total), other| {
+                (
+                    solved + usize::from(state.is_solved(&other.name)),
+                    total + 1,
+                )
+            });
+            rows.push(Row::Track {
+                name: track,
+                solved,
+                total,
+            });
             heading = Some(track);
         }
-        rows.push(Row::Exercise { index, name: &exercise.name, solved: state.is_solved(&exercise.name), current: index == current });
+        rows.push(Row::Exercise {
+            index,
+            name: &exercise.name,
+            solved: state.is_solved(&exercise.name),
+            current: index == current,
+        });
     }
     rows
 }

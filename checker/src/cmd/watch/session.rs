@@ -2,7 +2,12 @@
 //!
 //! It does no I/O of its own besides reading exercise files and saving the state file: it takes [`Event`]s,
 //! asks for runs by queueing [`Launch`]es (the loop starts them on threads), and queues [`Notice`]s for the
-//! plain, line-by-line output. The terminal screen draws from its fields instead.
+//! plain, line-by-line output. The terminal screen draws from its fields instead. What each key does is in
+//! [`commands`].
+
+mod commands;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,7 +19,6 @@ use crate::state::{self, State};
 use crate::workspace::Workspace;
 
 use super::events::{Changes, Event};
-use super::keys::Key;
 use super::list::ListView;
 
 /// A run for the loop to start on a thread.
@@ -58,6 +62,8 @@ pub enum Notice {
     Note(String),
     /// The learner asked for the list.
     List,
+    /// A check of every exercise graded one.
+    Graded { exercise: String, passed: bool },
     /// A check of every exercise finished.
     Checked { passed: usize, failing: Vec<String> },
 }
@@ -117,10 +123,28 @@ pub struct Session<'ws> {
 impl<'ws> Session<'ws> {
     /// A session on the current exercise of `state`; `start` begins it. `has_screen`: a terminal shows the
     /// list as a view (else it is printed once).
-    pub fn new(ws: &'ws Workspace, mut state: State, manual_run: bool, has_screen: bool) -> Session<'ws> {
-        let current = ws.exercises().iter().position(|exercise| exercise.name == state.current()).unwrap_or(0);
-        let paths = ws.exercises().iter().enumerate().map(|(index, exercise)| (ws.root().join(exercise.path()).into(), index)).collect();
-        let welcome = ws.info().welcome_message.clone().filter(|_| state.take_welcome());
+    pub fn new(
+        ws: &'ws Workspace,
+        mut state: State,
+        manual_run: bool,
+        has_screen: bool,
+    ) -> Session<'ws> {
+        let current = ws
+            .exercises()
+            .iter()
+            .position(|exercise| exercise.name == state.current())
+            .unwrap_or(0);
+        let paths = ws
+            .exercises()
+            .iter()
+            .enumerate()
+            .map(|(index, exercise)| (ws.root().join(exercise.path()).into(), index))
+            .collect();
+        let welcome = ws
+            .info()
+            .welcome_message
+            .clone()
+            .filter(|_| state.take_welcome());
         Session {
             ws,
             state,
@@ -211,160 +235,63 @@ impl<'ws> Session<'ws> {
     }
 
     fn files_changed(&mut self, changes: &Changes) {
-        let current_path = self.ws.root().join(self.ws.exercises()[self.current].path());
-        if changes.rescan || changes.paths.contains(current_path.as_std_path()) {
-            self.current_changed();
-        } else if let Some(&other) = changes.paths.iter().find_map(|path| self.paths.get(path)) {
+        let current_path = self
+            .ws
+            .root()
+            .join(self.ws.exercises()[self.current].path());
+        let reacted = (changes.rescan || changes.paths.contains(current_path.as_std_path()))
+            && self.current_changed();
+        let other = changes
+            .paths
+            .iter()
+            .filter_map(|path| self.paths.get(path))
+            .find(|&&index| index != self.current);
+        if !reacted && let Some(&other) = other {
             let name = &self.ws.exercises()[other].name;
-            self.tell(format!("`{name}` changed, but the current exercise is `{}`: press l to jump to another one", self.current_name()));
+            self.tell(format!(
+                "`{name}` changed, but the current exercise is `{}`: press l to jump to another one",
+                self.current_name()
+            ));
         }
     }
 
-    fn current_changed(&mut self) {
+    /// Looks at the current file after a change: runs it (or stops a stale run) when its content is new.
+    /// Returns whether anything happened.
+    fn current_changed(&mut self) -> bool {
         let Some(hash) = self.hash_of(self.current) else {
             let path = self.ws.exercises()[self.current].path();
-            self.tell(format!("`{path}` is gone (deleted?): waiting for it to be saved again"));
-            return;
+            self.tell(format!(
+                "`{path}` is gone (deleted?): waiting for it to be saved again"
+            ));
+            return true;
         };
         match &self.running {
             // The run grades stale code: stop it and grade the new content once it has stopped.
-            Some(running) if running.work == Work::Exercise(self.current) && running.hashes[0].as_ref() != Some(&hash) => {
+            Some(running)
+                if running.work == Work::Exercise(self.current)
+                    && running.hashes[0].as_ref() != Some(&hash) =>
+            {
                 running.cancel.cancel();
                 self.rerun = true;
+                true
             }
             // A check of every exercise finishes first; `check_finished` then looks at the file again.
-            Some(_) => {}
-            None if self.graded_hash.as_ref() != Some(&hash) => self.launch_current(),
-            None => {}
-        }
-    }
-
-    fn key(&mut self, key: Key) {
-        self.welcome = None;
-        if let View::List(list) = &mut self.view {
-            match key {
-                Key::Enter => {
-                    let index = list.selected();
-                    self.view = View::Main;
-                    self.jump(index);
-                }
-                Key::Escape | Key::List | Key::Quit => self.view = View::Main,
-                Key::Interrupt => self.quit(),
-                other => list.navigate(&other),
+            Some(running) => running.work == Work::CheckAll,
+            None if self.graded_hash.as_ref() != Some(&hash) => {
+                self.launch_current();
+                true
             }
-            return;
+            None => false,
         }
-        match key {
-            Key::Next => self.next(),
-            Key::Hint => self.hint(),
-            Key::List => {
-                if self.has_screen {
-                    self.view = View::List(ListView::new(self.current, self.ws.exercises().len()));
-                }
-                self.notices.push(Notice::List);
-            }
-            Key::Run => self.rerun_current(),
-            Key::Enter if self.manual_run => self.rerun_current(),
-            Key::Enter => self.tell("saving the file runs it; r runs it again".into()),
-            Key::CheckAll => self.check_all(),
-            Key::Escape if self.running() == Some(Work::CheckAll) => self.cancel_running(),
-            Key::Clear => {
-                self.verdict = None;
-                self.run_error = None;
-                self.note = None;
-                self.hints_visible = 0;
-                self.checked.clear();
-            }
-            Key::Quit | Key::Interrupt => self.quit(),
-            Key::Jump(name) => match self.ws.find(&name) {
-                Ok(exercise) => {
-                    let index = self.ws.exercises().iter().position(|e| e.name == exercise.name).unwrap_or(0);
-                    self.jump(index);
-                }
-                Err(err) => self.tell(format!("{err}: `l` lists the exercises")),
-            },
-            Key::Escape | Key::Up | Key::Down | Key::PageUp | Key::PageDown | Key::Home | Key::End => {}
-            Key::Unknown(text) => self.tell(format!("`{text}` is not a command: {KEYS}")),
-        }
-    }
-
-    fn next(&mut self) {
-        if self.running.is_some() {
-            return self.tell("wait for the run to finish first".into());
-        }
-        if !self.verdict.as_ref().is_some_and(Verdict::passed) {
-            let name = self.current_name().to_string();
-            return self.tell(format!("`n` moves on once `{name}` passes: fix it and save (h: a hint, l: jump to any exercise)"));
-        }
-        match self.state.next_unsolved().and_then(|name| self.ws.exercises().iter().position(|e| e.name == name)) {
-            Some(index) => self.jump(index),
-            None => self.tell(self.ws.info().final_message.clone().unwrap_or_else(|| ALL_DONE.into())),
-        }
-    }
-
-    fn hint(&mut self) {
-        let exercise = &self.ws.exercises()[self.current];
-        let total = exercise.hints.len();
-        if total == 0 {
-            return self.tell(format!("`{}` has no hints", exercise.name));
-        }
-        if self.hints_visible == total {
-            return self.tell(format!("that was the last hint ({total} of {total})"));
-        }
-        let seen = self.state.exercise(&exercise.name).hints_shown;
-        // The first `h` reveals the next tier not seen before (in `backlings hint` or an earlier session).
-        self.hints_visible = if self.hints_visible == 0 { (seen + 1).min(total) } else { self.hints_visible + 1 };
-        let name = exercise.name.clone();
-        self.state.set_hints_shown(&name, seen.max(self.hints_visible));
-        self.save_state();
-        self.notices.push(Notice::Hint { tier: self.hints_visible, total });
-    }
-
-    fn rerun_current(&mut self) {
-        match &self.running {
-            Some(running) if running.work == Work::CheckAll => self.tell("a check of every exercise is running: Esc stops it".into()),
-            Some(running) => {
-                running.cancel.cancel();
-                self.rerun = true;
-            }
-            None => self.launch_current(),
-        }
-    }
-
-    fn check_all(&mut self) {
-        if self.running() == Some(Work::CheckAll) {
-            return self.cancel_running();
-        }
-        self.cancel_running();
-        self.checked.clear();
-        let hashes = (0..self.ws.exercises().len()).map(|index| self.hash_of(index)).collect();
-        self.launch(Work::CheckAll, hashes);
-    }
-
-    fn jump(&mut self, index: usize) {
-        self.cancel_running();
-        self.current = index;
-        self.verdict = None;
-        self.run_error = None;
-        self.hints_visible = 0;
-        self.note = None;
-        let name = self.current_name().to_string();
-        self.state.set_current(&name);
-        self.save_state();
-        // A cancelled run stops within moments; its result is ignored, as its job is no longer the running one.
-        self.running = None;
-        self.launch_current();
-    }
-
-    fn quit(&mut self) {
-        self.quitting = true;
-        self.cancel_running();
     }
 
     fn launch_current(&mut self) {
         let Some(hash) = self.hash_of(self.current) else {
             let path = self.ws.exercises()[self.current].path();
-            return self.tell(format!("`{path}` does not exist: create it, or `backlings reset {}`", self.current_name()));
+            return self.tell(format!(
+                "`{path}` does not exist: create it, or `backlings reset {}`",
+                self.current_name()
+            ));
         };
         self.graded_hash = Some(hash.clone());
         self.launch(Work::Exercise(self.current), vec![Some(hash)]);
@@ -375,24 +302,46 @@ impl<'ws> Session<'ws> {
         self.next_job += 1;
         let cancel = Cancel::default();
         let seed = pipeline::fresh_seed();
-        self.running = Some(Running { job: self.next_job, work, cancel: cancel.clone(), hashes });
+        self.running = Some(Running {
+            job: self.next_job,
+            work,
+            cancel: cancel.clone(),
+            hashes,
+        });
         self.progress = None;
-        self.launches.push(Launch { job: self.next_job, work, cancel, seed });
+        self.launches.push(Launch {
+            job: self.next_job,
+            work,
+            cancel,
+            seed,
+        });
     }
 
     fn progressed(&mut self, job: u64, progress: Progress) {
-        if self.running.as_ref().is_none_or(|running| running.job != job) {
+        if self
+            .running
+            .as_ref()
+            .is_none_or(|running| running.job != job)
+        {
             return;
         }
         let (stage, line) = self.progress.take().unwrap_or((Stage::Compile, None));
         self.progress = Some(match progress {
             Progress::Stage(stage) => (stage, line),
-            Progress::Build { done, total, current } => (stage, Some(format!("building {done}/{total}: {current}"))),
+            Progress::Build {
+                done,
+                total,
+                current,
+            } => (stage, Some(format!("building {done}/{total}: {current}"))),
             Progress::Status(status) => {
                 self.notices.push(Notice::Status(status.clone()));
                 (stage, Some(status))
             }
             Progress::Graded { exercise, passed } => {
+                self.notices.push(Notice::Graded {
+                    exercise: exercise.clone(),
+                    passed,
+                });
                 self.checked.push((exercise, passed));
                 (stage, line)
             }
@@ -400,7 +349,9 @@ impl<'ws> Session<'ws> {
     }
 
     fn finished(&mut self, job: u64, result: Result<Vec<Verdict>, String>) {
-        let Some(running) = self.running.take_if(|running| running.job == job) else { return };
+        let Some(running) = self.running.take_if(|running| running.job == job) else {
+            return;
+        };
         self.progress = None;
         if self.rerun || self.quitting {
             // What ran is stale (or the learner is leaving): its verdict is not shown.
@@ -415,7 +366,9 @@ impl<'ws> Session<'ws> {
                 self.run_error = Some(error.clone());
                 self.notices.push(Notice::RunError(error));
             }
-            (Work::Exercise(index), Ok(mut verdicts)) if index == self.current && !verdicts.is_empty() => {
+            (Work::Exercise(index), Ok(mut verdicts))
+                if index == self.current && !verdicts.is_empty() =>
+            {
                 let verdict = verdicts.remove(0);
                 if verdict.is_cancelled() {
                     return;
@@ -426,7 +379,9 @@ impl<'ws> Session<'ws> {
                 self.verdict = Some(verdict);
                 self.notices.push(Notice::Verdict);
                 if passed {
-                    self.notices.push(Notice::Done { next: self.state.next_unsolved().map(str::to_string) });
+                    self.notices.push(Notice::Done {
+                        next: self.state.next_unsolved().map(str::to_string),
+                    });
                 }
             }
             (Work::Exercise(_), Ok(_)) => {}
@@ -437,7 +392,8 @@ impl<'ws> Session<'ws> {
     fn check_finished(&mut self, verdicts: Vec<Verdict>, hashes: &[Option<String>]) {
         if verdicts.iter().any(Verdict::is_cancelled) {
             self.checked.clear();
-            return self.tell("the check was stopped".into());
+            self.tell("the check was stopped".into());
+            return self.run_if_changed();
         }
         let mut failing = Vec::new();
         for (index, verdict) in verdicts.into_iter().enumerate() {
@@ -452,10 +408,21 @@ impl<'ws> Session<'ws> {
             }
         }
         let passed = self.ws.exercises().len() - failing.len();
-        let pending = if failing.is_empty() { String::new() } else { format!("; still pending: {}", failing.join(", ")) };
-        self.note = Some(format!("checked every exercise: {passed}/{} pass{pending}", self.ws.exercises().len()));
+        let pending = if failing.is_empty() {
+            String::new()
+        } else {
+            format!("; still pending: {}", failing.join(", "))
+        };
+        self.note = Some(format!(
+            "checked every exercise: {passed}/{} pass{pending}",
+            self.ws.exercises().len()
+        ));
         self.notices.push(Notice::Checked { passed, failing });
-        // The file may have been saved while everything was checked.
+        self.run_if_changed();
+    }
+
+    /// Runs the current exercise if it was saved while everything was checked.
+    fn run_if_changed(&mut self) {
         if self.hash_of(self.current) != self.graded_hash {
             self.launch_current();
         }
@@ -485,7 +452,9 @@ impl<'ws> Session<'ws> {
 
     fn hash_of(&self, index: usize) -> Option<String> {
         let path = self.ws.root().join(self.ws.exercises()[index].path());
-        std::fs::read(path).ok().map(|bytes| state::content_hash(&bytes))
+        std::fs::read(path)
+            .ok()
+            .map(|bytes| state::content_hash(&bytes))
     }
 }
 

@@ -40,7 +40,10 @@ pub fn forward_to(events: Sender<Event>) -> anyhow::Result<()> {
             }
         }
     };
-    thread::Builder::new().name("watch-signals".into()).spawn(forward).context("cannot start the signal thread")?;
+    thread::Builder::new()
+        .name("watch-signals".into())
+        .spawn(forward)
+        .context("cannot start the signal thread")?;
     for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
         // SAFETY: a zeroed sigaction plus a handler that only calls async-signal-safe functions.
         let installed = unsafe {

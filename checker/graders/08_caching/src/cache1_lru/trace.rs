@@ -22,19 +22,28 @@ const KEYS_SHOWN: usize = 8;
 /// One request of the protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
+    /// `{"op":"new","capacity":C}`: a fresh, empty cache.
     New { capacity: usize },
+    /// `{"op":"put","key":K,"value":V}`.
     Put { key: u64, value: u64 },
+    /// `{"op":"get","key":K}`.
     Get { key: u64 },
+    /// `{"op":"peek","key":K}`.
     Peek { key: u64 },
+    /// `{"op":"len"}`.
     Len,
 }
 
 /// A reply, parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reply {
+    /// `{"ok":true}`, to `new`.
     Ok,
+    /// `{"evicted":null}` or `{"evicted":{"key":K,"value":V}}`, to `put`.
     Evicted(Option<(u64, u64)>),
+    /// `{"value":V}` or `{"value":null}`, to `get` and `peek`.
     Value(Option<u64>),
+    /// `{"len":N}`, to `len`.
     Len(usize),
 }
 

@@ -32,7 +32,11 @@ impl LogPosition {
 
 impl fmt::Display for LogPosition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "log ends at index {} of term {}", self.last_index, self.last_term)
+        write!(
+            f,
+            "log ends at index {} of term {}",
+            self.last_index, self.last_term
+        )
     }
 }
 
@@ -50,10 +54,17 @@ pub struct Message {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Body {
-    RequestVote { last_log_index: u64, last_log_term: u64 },
-    RequestVoteReply { granted: bool },
+    RequestVote {
+        last_log_index: u64,
+        last_log_term: u64,
+    },
+    RequestVoteReply {
+        granted: bool,
+    },
     AppendEntries,
-    AppendEntriesReply { success: bool },
+    AppendEntriesReply {
+        success: bool,
+    },
 }
 
 impl Addressed for Message {
@@ -71,15 +82,24 @@ impl Message {
     pub fn summary(&self) -> String {
         let term = self.term;
         match self.body {
-            Body::RequestVote { last_log_index, last_log_term } => {
+            Body::RequestVote {
+                last_log_index,
+                last_log_term,
+            } => {
                 format!("RequestVote t{term} (log i{last_log_index} t{last_log_term})")
             }
             Body::RequestVoteReply { granted } => {
-                format!("RequestVoteReply t{term} {}", if granted { "granted" } else { "refused" })
+                format!(
+                    "RequestVoteReply t{term} {}",
+                    if granted { "granted" } else { "refused" }
+                )
             }
             Body::AppendEntries => format!("AppendEntries t{term}"),
             Body::AppendEntriesReply { success } => {
-                format!("AppendEntriesReply t{term} {}", if success { "ok" } else { "refused" })
+                format!(
+                    "AppendEntriesReply t{term} {}",
+                    if success { "ok" } else { "refused" }
+                )
             }
         }
     }
@@ -155,10 +175,10 @@ impl Event {
     }
 
     /// The request line for this event.
-    pub fn request(&self) -> Value {
+    pub fn request_line(&self) -> String {
         match self {
-            Event::Tick(node) => json!({"op": "tick", "node": node}),
-            Event::Deliver(msg) => json!({"op": "deliver", "msg": msg}),
+            Event::Tick(node) => format!(r#"{{"op":"tick","node":{node}}}"#),
+            Event::Deliver(msg) => json!({"op": "deliver", "msg": msg}).to_string(),
         }
     }
 

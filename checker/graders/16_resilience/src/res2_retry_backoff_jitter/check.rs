@@ -5,7 +5,7 @@ use backlings_grade::Failure;
 use serde_json::{Value, json};
 
 use super::model::{Case, Class, Step, classify};
-use crate::support::Reply;
+use backlings_grade::upstream::Reply;
 
 /// The program's answer to a `run`.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use backlings_grade::{Failure, Rng, Stdio, ensure};
 use serde_json::{Value, json};
 
 use super::model::{Class, Policy, classify};
-use crate::support::{Reply, Seen, Upstream};
+use backlings_grade::upstream::{Reply, Seen, Upstream};
 
 /// What one `fetch` must come to.
 struct Fetch {

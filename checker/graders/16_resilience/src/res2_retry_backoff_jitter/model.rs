@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::Reply;
+use backlings_grade::upstream::Reply;
 
 /// A deadline so far away that it never matters (about eleven days of fake time).
 pub const NO_DEADLINE: u64 = 1_000_000_000;

@@ -1,11 +1,10 @@
 //! A scripted fake upstream: a tiny HTTP/1.1 server on `127.0.0.1:0` that a learner's *client*
-//! calls.
+//! calls (a flaky dependency, a counting store behind HTTP).
 //!
-//! Track 16 is about surviving failing dependencies, so its graders play the dependency: for each
+//! Graders of clients play the dependency: for each
 //! path the grader scripts what the next requests get (a status, a status with `Retry-After`, or a
 //! connection reset), and afterwards reads the log of every request that arrived. Counting at the
-//! server is what makes retries observable from outside. Candidate for `backlings-grade` (any "fake
-//! dependency" grader needs one).
+//! server is what makes retries observable from outside.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, BufRead, BufReader, Write};
@@ -16,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use backlings_grade::Failure;
+use crate::failure::Failure;
 
 /// How long the upstream waits for a request's bytes before giving up on a connection.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
