@@ -129,6 +129,18 @@ pub enum DevCommand {
         #[arg(long, short)]
         jobs: Option<usize>,
     },
+    /// Measure save → verdict per stage (p50/p95) on reference solutions, and the watcher's idle CPU and memory
+    Bench {
+        /// The exercises to time (default: the first one); repeat or separate with commas
+        #[arg(long, value_name = "NAME", value_delimiter = ',')]
+        only: Vec<String>,
+        /// Timed saves per exercise (after one warm-up run)
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// Seconds to watch the idle watcher (0 skips it)
+        #[arg(long, default_value_t = 20)]
+        idle_seconds: u64,
+    },
     /// Scaffold a new exercise, its solution and its info.toml entry
     New {
         /// The exercise name (lowercase, digits and `_`; unique in the course)

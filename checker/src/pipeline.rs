@@ -213,7 +213,7 @@ pub fn run_jobs(
         .filter(|(job, c)| job.exercise.strict_clippy && c.outcome == Outcome::Passed)
         .map(|(job, _)| job)
         .collect();
-    let (sender, receiver) = mpsc::channel::<(usize, Vec<StageReport>, u64)>();
+    let (sender, receiver) = mpsc::channel::<WorkerMessage>();
     let next = AtomicUsize::new(0);
     let workers = options.jobs.clamp(1, jobs.len().max(1));
     let mut runtime: Vec<(Vec<StageReport>, u64)> =
@@ -256,23 +256,43 @@ pub fn run_jobs(
                     let index = next.fetch_add(1, Ordering::SeqCst);
                     let Some(job) = jobs.get(index) else { break };
                     let mut seed = job.seeds[0];
+                    let started = |stage| {
+                        let _ = sender.send(WorkerMessage::Started(stage));
+                    };
                     let reports = if compiled[index].outcome == Outcome::Passed {
-                        runtime_stages(job, build, test_build, options, &mut seed)
+                        runtime_stages(job, build, test_build, options, &mut seed, &started)
                     } else {
                         Vec::new()
                     };
-                    if sender.send((index, reports, seed)).is_err() {
+                    if sender
+                        .send(WorkerMessage::Done(index, reports, seed))
+                        .is_err()
+                    {
                         break;
                     }
                 }
             });
         }
         drop(sender);
-        if jobs.len() == 1 && jobs[0].exercise.test && compiled[0].outcome == Outcome::Passed {
-            on_progress(Progress::Stage(Stage::Tests));
-        }
-        for (index, reports, seed) in receiver {
-            runtime[index] = (reports, seed);
+        let mut finished = 0;
+        for message in receiver {
+            match message {
+                // Stage by stage only makes sense for one exercise; a batch reports exercises done.
+                WorkerMessage::Started(stage) if jobs.len() == 1 => {
+                    on_progress(Progress::Stage(stage))
+                }
+                WorkerMessage::Started(_) => {}
+                WorkerMessage::Done(index, reports, seed) => {
+                    runtime[index] = (reports, seed);
+                    finished += 1;
+                    if jobs.len() > 1 {
+                        on_progress(Progress::Status(format!(
+                            "{finished}/{} exercises run",
+                            jobs.len()
+                        )));
+                    }
+                }
+            }
         }
         if !linted.is_empty() && jobs.len() == 1 {
             on_progress(Progress::Stage(Stage::Clippy));
@@ -293,6 +313,14 @@ pub fn run_jobs(
     Ok(verdicts)
 }
 
+/// What a grading worker tells the thread that reports progress.
+enum WorkerMessage {
+    /// A runtime stage of a job started.
+    Started(Stage),
+    /// A job's runtime stages are done: its index, reports and graded seed.
+    Done(usize, Vec<StageReport>, u64),
+}
+
 /// Tests, then the grader (or `main`), stopping at the first failure.
 ///
 /// `graded_seed` is set to the seed of the last grading (the failing one when a seed fails).
@@ -302,9 +330,11 @@ fn runtime_stages(
     test_build: &CargoOutcome,
     options: &BatchOptions,
     graded_seed: &mut u64,
+    started: &dyn Fn(Stage),
 ) -> Vec<StageReport> {
     let mut reports = Vec::new();
     if job.exercise.test {
+        started(Stage::Tests);
         let Some(test_exe) = cargo::executable(test_build, &job.bin) else {
             return reports;
         };
@@ -323,6 +353,7 @@ fn runtime_stages(
             let Some(grader) = cargo::executable(build, spec.bin()) else {
                 return reports;
             };
+            started(Stage::Grader);
             let mut last = None;
             for &seed in &job.seeds {
                 let graded = stages::grade(grader, job.exercise, program, seed, &options.cancel);
@@ -341,7 +372,10 @@ fn runtime_stages(
                 reports.push(report);
             }
         }
-        None => reports.push(stages::run_main(program, job.exercise, &options.cancel)),
+        None => {
+            started(Stage::Run);
+            reports.push(stages::run_main(program, job.exercise, &options.cancel));
+        }
     }
     reports
 }

@@ -53,7 +53,7 @@ impl Workspace {
         Ok(Workspace {
             root: root.to_owned(),
             info,
-            target_dir: root.join("target").join("backlings"),
+            target_dir: backlings_target_dir(root),
             packages: Mutex::default(),
         })
     }
@@ -173,4 +173,15 @@ impl Workspace {
             exercise.track()
         )
     }
+}
+
+/// Where exercises and graders are built: `backlings/` inside cargo's target directory (`CARGO_TARGET_DIR` when set,
+/// else `target/`). A directory of our own means a build never waits on the lock rust-analyzer holds on `target/debug`.
+fn backlings_target_dir(root: &Utf8Path) -> Utf8PathBuf {
+    let cargo_target = std::env::var("CARGO_TARGET_DIR")
+        .ok()
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| root.join(dir))
+        .unwrap_or_else(|| root.join("target"));
+    cargo_target.join("backlings")
 }

@@ -1,5 +1,6 @@
 //! `backlings dev`: tools for course authors.
 
+mod bench;
 mod check;
 mod new;
 
@@ -13,5 +14,10 @@ pub fn run(ws: &Workspace, command: DevCommand) -> anyhow::Result<ExitCode> {
     match command {
         DevCommand::Check { only, jobs } => check::run(ws, &only, jobs),
         DevCommand::New { name, dir } => new::run(ws, &name, &dir),
+        DevCommand::Bench {
+            only,
+            runs,
+            idle_seconds,
+        } => bench::run(ws, &only, runs, idle_seconds),
     }
 }

@@ -1,11 +1,18 @@
 //! The graders of track 8, caching: one module per exercise, plus the reference models they share.
 
 mod cache1_lru;
+mod cache2_eviction_policies;
 mod lru_model;
 
 fn main() -> std::process::ExitCode {
-    backlings_grade::main(&[backlings_grade::Grader {
-        exercise: "cache1_lru",
-        grade: cache1_lru::grade,
-    }])
+    backlings_grade::main(&[
+        backlings_grade::Grader {
+            exercise: "cache1_lru",
+            grade: cache1_lru::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "cache2_eviction_policies",
+            grade: cache2_eviction_policies::grade,
+        },
+    ])
 }

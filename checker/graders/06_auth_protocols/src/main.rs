@@ -1,0 +1,10 @@
+//! The graders of track 6 (OAuth2/OIDC, MFA, access models, brute force) of backlings: one module per exercise.
+
+mod auth5_oauth2_oidc;
+
+fn main() -> std::process::ExitCode {
+    backlings_grade::main(&[backlings_grade::Grader {
+        exercise: "auth5_oauth2_oidc",
+        grade: auth5_oauth2_oidc::grade,
+    }])
+}

@@ -1,0 +1,275 @@
+//! mutant: derives Debug on the password type, so every logged request shows the password
+//! expect: plaintext password
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use backlings_harness::stdio::serve_json_lines;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// The one error a failed login gets, whoever the user.
+pub const INVALID_CREDENTIALS: &str = "invalid username or password";
+
+/// A password as it arrives in a request: it must never reach a log line or a file.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Password(pub String);
+
+/// Argon2id with fixed cost parameters, counting every computation it does.
+pub struct Kdf {
+    params: Params,
+    computations: u64,
+}
+
+impl Kdf {
+    /// A hasher with memory `m_cost` KiB, `t_cost` passes and `p_cost` lanes.
+    pub fn new(m_cost: u32, t_cost: u32, p_cost: u32) -> Result<Self, String> {
+        let params = Params::new(m_cost, t_cost, p_cost, None).map_err(|e| e.to_string())?;
+        Ok(Kdf {
+            params,
+            computations: 0,
+        })
+    }
+
+    /// How many Argon2 computations (hashes and verifications) this hasher has done.
+    pub fn computations(&self) -> u64 {
+        self.computations
+    }
+
+    /// Hashes `password` with Argon2id, the current parameters and a fresh random salt: a PHC string.
+    pub fn hash(&mut self, password: &Password) -> String {
+        self.computations += 1; // provided: the grader reads this counter through `debug`
+        // 16 bytes from a CSPRNG (rand's thread RNG is ChaCha12, seeded by the operating system).
+        let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).expect("16 bytes is a valid salt");
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
+            .hash_password(password.0.as_bytes(), &salt)
+            .expect("Argon2 parameters were checked at startup")
+            .to_string()
+    }
+
+    /// Whether `password` matches the PHC string `phc`, verified with the parameters written in `phc`.
+    pub fn verify(&mut self, phc: &str, password: &Password) -> bool {
+        self.computations += 1; // provided: the grader reads this counter through `debug`
+        match PasswordHash::new(phc) {
+            Ok(parsed) => Argon2::default()
+                .verify_password(password.0.as_bytes(), &parsed)
+                .is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    /// Whether `phc` was made with another algorithm or other parameters than the current ones.
+    pub fn needs_rehash(&self, phc: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(phc) else {
+            return true;
+        };
+        let current = Params::try_from(&parsed).ok().map(|p| {
+            (
+                p.m_cost() == self.params.m_cost(),
+                p.t_cost() == self.params.t_cost(),
+                p.p_cost() == self.params.p_cost(),
+            )
+        });
+        parsed.algorithm != Algorithm::Argon2id.ident()
+            || parsed.version != Some(Version::V0x13.into())
+            || current != Some((true, true, true))
+    }
+}
+
+/// What is stored about one user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// The Argon2id PHC string of the user's password.
+    pub phc: String,
+}
+
+/// The user table and the hasher.
+pub struct Accounts {
+    kdf: Kdf,
+    users: BTreeMap<String, UserRecord>,
+    dummy_phc: String,
+}
+
+impl Accounts {
+    /// Accounts over `users` (loaded from disk), hashing with `kdf`.
+    pub fn new(mut kdf: Kdf, users: BTreeMap<String, UserRecord>) -> Self {
+        // Made once, with the current parameters: an unknown user costs the same as a known one.
+        let dummy_phc = kdf.hash(&Password("dummy password for unknown users".to_string()));
+        Accounts {
+            kdf,
+            users,
+            dummy_phc,
+        }
+    }
+
+    /// The stored users, by name.
+    pub fn users(&self) -> &BTreeMap<String, UserRecord> {
+        &self.users
+    }
+
+    /// How many Argon2 computations were done so far.
+    pub fn computations(&self) -> u64 {
+        self.kdf.computations()
+    }
+
+    /// Registers `user`; `Err` with the contract's message when the name is taken.
+    pub fn register(&mut self, user: &str, password: &Password) -> Result<(), String> {
+        if self.users.contains_key(user) {
+            return Err("user already exists".to_string());
+        }
+        let phc = self.kdf.hash(password);
+        self.users.insert(user.to_string(), UserRecord { phc });
+        Ok(())
+    }
+
+    /// Checks `password` for `user`, rehashing a correct password stored with old parameters.
+    pub fn login(&mut self, user: &str, password: &Password) -> Result<(), String> {
+        let Some(record) = self.users.get(user) else {
+            self.kdf.verify(&self.dummy_phc.clone(), password);
+            return Err(INVALID_CREDENTIALS.to_string());
+        };
+        let phc = record.phc.clone();
+        if !self.kdf.verify(&phc, password) {
+            return Err(INVALID_CREDENTIALS.to_string());
+        }
+        if self.kdf.needs_rehash(&phc) {
+            let phc = self.kdf.hash(password);
+            self.users.insert(user.to_string(), UserRecord { phc });
+        }
+        Ok(())
+    }
+}
+
+/// One request of the protocol (provided: you do not need to change this).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Create an account.
+    Register { user: String, password: Password },
+    /// Check a password.
+    Login { user: String, password: Password },
+    /// Show the stored records and the work counter.
+    Debug,
+}
+
+/// Answers one request (provided: you do not need to change this).
+pub fn handle(accounts: &mut Accounts, request: Request) -> Value {
+    let outcome = match request {
+        Request::Register { user, password } => accounts.register(&user, &password),
+        Request::Login { user, password } => accounts.login(&user, &password),
+        Request::Debug => {
+            let users: Vec<Value> = accounts
+                .users()
+                .iter()
+                .map(|(user, record)| json!({ "user": user, "phc": record.phc }))
+                .collect();
+            return json!({ "users": users, "hash_computations": accounts.computations() });
+        }
+    };
+    match outcome {
+        Ok(()) => json!({ "ok": true }),
+        Err(error) => json!({ "ok": false, "error": error }),
+    }
+}
+
+/// The command line (provided: you do not need to change this).
+struct Config {
+    data_dir: PathBuf,
+    m_cost: u32,
+    t_cost: u32,
+    p_cost: u32,
+}
+
+fn parse_args() -> Result<Config, String> {
+    // OWASP's minimum for Argon2id.
+    let mut config = Config {
+        data_dir: PathBuf::from("."),
+        m_cost: 19_456,
+        t_cost: 2,
+        p_cost: 1,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        let number = || value.parse::<u32>().map_err(|_| format!("{flag} needs a number"));
+        match flag.as_str() {
+            "--data-dir" => config.data_dir = PathBuf::from(&value),
+            "--m-cost" => config.m_cost = number()?,
+            "--t-cost" => config.t_cost = number()?,
+            "--p-cost" => config.p_cost = number()?,
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+    }
+    Ok(config)
+}
+
+fn load_users(path: &Path) -> Result<BTreeMap<String, UserRecord>, String> {
+    match fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+fn save_users(path: &Path, users: &BTreeMap<String, UserRecord>) {
+    let text = serde_json::to_string_pretty(users).expect("records serialize");
+    // Write then rename: a crash mid-write never leaves a half-written user table.
+    let temporary = path.with_extension("json.tmp");
+    if let Err(e) = fs::write(&temporary, text).and_then(|()| fs::rename(&temporary, path)) {
+        eprintln!("error: could not save {}: {e}", path.display());
+    }
+}
+
+/// Serves the accounts over JSON lines (provided: you do not need to change this).
+fn main() -> ExitCode {
+    let config = match parse_args() {
+        Ok(config) => config,
+        Err(why) => {
+            eprintln!(
+                "error: {why}\nusage: auth1_password_hashing --data-dir DIR [--m-cost KIB] [--t-cost N] [--p-cost N]"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let kdf = match Kdf::new(config.m_cost, config.t_cost, config.p_cost) {
+        Ok(kdf) => kdf,
+        Err(why) => {
+            eprintln!("error: bad Argon2 parameters: {why}");
+            return ExitCode::from(2);
+        }
+    };
+    let users_path = config.data_dir.join("users.json");
+    let users = match load_users(&users_path) {
+        Ok(users) => users,
+        Err(why) => {
+            eprintln!("error: could not load the users: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut log = match fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(config.data_dir.join("app.log"))
+    {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("error: could not open the log: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut accounts = Accounts::new(kdf, users);
+    serve_json_lines(|request: Request| {
+        let _ = writeln!(log, "request: {request:?}");
+        let reply = handle(&mut accounts, request);
+        save_users(&users_path, accounts.users());
+        reply
+    });
+    ExitCode::SUCCESS
+}
+
