@@ -108,7 +108,8 @@ impl Kdf {
     pub fn hash(&mut self, password: &Password) -> String {
         self.computations += 1; // provided: the grader reads this counter through `debug`
         // 16 bytes from a CSPRNG (rand's thread RNG is ChaCha12, seeded by the operating system).
-        let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).expect("16 bytes is a valid salt");
+        let salt =
+            SaltString::encode_b64(&rand::random::<[u8; 16]>()).expect("16 bytes is a valid salt");
         Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
             .hash_password(password.0.as_bytes(), &salt)
             .expect("Argon2 parameters were checked at startup")
@@ -259,7 +260,11 @@ fn parse_args() -> Result<Config, String> {
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
-        let number = || value.parse::<u32>().map_err(|_| format!("{flag} needs a number"));
+        let number = || {
+            value
+                .parse::<u32>()
+                .map_err(|_| format!("{flag} needs a number"))
+        };
         match flag.as_str() {
             "--data-dir" => config.data_dir = PathBuf::from(&value),
             "--m-cost" => config.m_cost = number()?,
@@ -359,8 +364,10 @@ mod tests {
     #[test]
     fn verifies_reference_phc_strings() {
         let mut kdf = Kdf::new(64, 1, 1).unwrap();
-        let argon2id = "$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ$cpx6VEQbwTVZvcpxNIxOVUWZ5xnAipUmAe1cg2GMG70";
-        let argon2i = "$argon2i$v=19$m=64,t=2,p=1$c29tZXNhbHQ$mJ2mVFjovhRArlVdCzyKw6ZYTg0ikLncyRWminHkHB4";
+        let argon2id =
+            "$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ$cpx6VEQbwTVZvcpxNIxOVUWZ5xnAipUmAe1cg2GMG70";
+        let argon2i =
+            "$argon2i$v=19$m=64,t=2,p=1$c29tZXNhbHQ$mJ2mVFjovhRArlVdCzyKw6ZYTg0ikLncyRWminHkHB4";
         assert!(kdf.verify(argon2id, &password("password")));
         assert!(!kdf.verify(argon2id, &password("Password")));
         assert!(kdf.verify(argon2i, &password("password")));
@@ -383,8 +390,12 @@ mod tests {
     #[test]
     fn every_hash_has_its_own_salt() {
         let mut accounts = accounts();
-        accounts.register("ann", &password("same password")).unwrap();
-        accounts.register("bob", &password("same password")).unwrap();
+        accounts
+            .register("ann", &password("same password"))
+            .unwrap();
+        accounts
+            .register("bob", &password("same password"))
+            .unwrap();
         assert_ne!(accounts.users()["ann"].phc, accounts.users()["bob"].phc);
     }
 
@@ -392,7 +403,9 @@ mod tests {
     #[test]
     fn unknown_users_cost_the_same_and_get_the_same_error() {
         let mut accounts = accounts();
-        accounts.register("ann", &password("right password")).unwrap();
+        accounts
+            .register("ann", &password("right password"))
+            .unwrap();
         let before = accounts.computations();
         let wrong = accounts.login("ann", &password("wrong password"));
         assert_eq!(accounts.computations(), before + 1);
@@ -421,8 +434,14 @@ mod tests {
     #[test]
     fn a_taken_name_keeps_its_password() {
         let mut accounts = accounts();
-        accounts.register("ann", &password("first password")).unwrap();
-        assert!(accounts.register("ann", &password("second password")).is_err());
+        accounts
+            .register("ann", &password("first password"))
+            .unwrap();
+        assert!(
+            accounts
+                .register("ann", &password("second password"))
+                .is_err()
+        );
         assert_eq!(accounts.login("ann", &password("first password")), Ok(()));
     }
 }

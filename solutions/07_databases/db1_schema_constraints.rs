@@ -72,8 +72,11 @@
 //!
 //! ## Pitfalls
 //!
-//! - SQLite does **not** enforce foreign keys unless each connection runs `PRAGMA foreign_keys = ON`
-//!   (for backwards compatibility). A schema full of `REFERENCES` does nothing without it.
+//! - SQLite, as shipped, does **not** enforce foreign keys unless each connection runs
+//!   `PRAGMA foreign_keys = ON` (for backwards compatibility): in the `sqlite3` shell, Python's `sqlite3`,
+//!   most distributions' builds, a schema full of `REFERENCES` does nothing without it. The SQLite that
+//!   rusqlite bundles is compiled with foreign keys on by default, which is exactly why you should still
+//!   say it: the same code on another build silently stops checking.
 //! - `UNIQUE` on text compares bytes: `ada@x.io` and `ADA@x.io` are different unless the column says
 //!   `COLLATE NOCASE`.
 //! - `CREATE TABLE` fails if the table exists: a program that creates its schema at start must use
@@ -241,8 +244,10 @@ fn read_order(conn: &Connection, id: i64) -> rusqlite::Result<Option<Value>> {
          WHERE o.id = ?1",
         [id],
         |row| {
-            Ok(json!({ "id": row.get::<_, i64>(0)?, "email": row.get::<_, String>(1)?,
-                       "name": row.get::<_, String>(2)? }))
+            Ok(
+                json!({ "id": row.get::<_, i64>(0)?, "email": row.get::<_, String>(1)?,
+                       "name": row.get::<_, String>(2)? }),
+            )
         },
     );
     let customer = match customer {
@@ -475,8 +480,8 @@ mod tests {
         let mut conn = db();
         customer(&conn, "ada@example.com").unwrap();
         product(&conn, "KB-01", SqlValue::Integer(4900)).unwrap();
-        let error = create_order(&mut conn, &SqlValue::Integer(1), &[item(1, 1), item(99, 1)])
-            .unwrap_err();
+        let error =
+            create_order(&mut conn, &SqlValue::Integer(1), &[item(1, 1), item(99, 1)]).unwrap_err();
         assert_eq!(status_for(&error, Action::Insert), 422);
         let orders: i64 = conn
             .query_row("SELECT count(*) FROM orders", [], |row| row.get(0))

@@ -203,7 +203,11 @@ fn parse_args() -> Result<Config, String> {
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
-        let number = || value.parse::<u32>().map_err(|_| format!("{flag} needs a number"));
+        let number = || {
+            value
+                .parse::<u32>()
+                .map_err(|_| format!("{flag} needs a number"))
+        };
         match flag.as_str() {
             "--data-dir" => config.data_dir = PathBuf::from(&value),
             "--m-cost" => config.m_cost = number()?,
@@ -278,4 +282,3 @@ fn main() -> ExitCode {
     });
     ExitCode::SUCCESS
 }
-

@@ -52,7 +52,8 @@ impl Kdf {
     pub fn hash(&mut self, password: &Password) -> String {
         self.computations += 1; // provided: the grader reads this counter through `debug`
         // 16 bytes from a CSPRNG (rand's thread RNG is ChaCha12, seeded by the operating system).
-        let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).expect("16 bytes is a valid salt");
+        let salt =
+            SaltString::encode_b64(&rand::random::<[u8; 16]>()).expect("16 bytes is a valid salt");
         Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
             .hash_password(password.0.as_bytes(), &salt)
             .expect("Argon2 parameters were checked at startup")
@@ -199,7 +200,11 @@ fn parse_args() -> Result<Config, String> {
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
-        let number = || value.parse::<u32>().map_err(|_| format!("{flag} needs a number"));
+        let number = || {
+            value
+                .parse::<u32>()
+                .map_err(|_| format!("{flag} needs a number"))
+        };
         match flag.as_str() {
             "--data-dir" => config.data_dir = PathBuf::from(&value),
             "--m-cost" => config.m_cost = number()?,
@@ -274,4 +279,3 @@ fn main() -> ExitCode {
     });
     ExitCode::SUCCESS
 }
-

@@ -21,6 +21,11 @@ pub trait Cache {
     /// How many entries the cache holds (for TTL, expired entries not yet removed count too).
     fn len(&self) -> usize;
 
+    /// Whether the cache holds no entry. Provided.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Removes every expired entry and returns their keys in ascending order. Policies without
     /// expiry have nothing to remove.
     fn sweep(&mut self) -> Vec<u64> {

@@ -64,6 +64,8 @@ impl Sandbox {
         cmd.current_dir(self.path())
             .env("NO_COLOR", "1")
             .env_remove("RUST_BACKTRACE")
+            // Each temp course builds in its own target dir: a shared CARGO_TARGET_DIR would mix their bins.
+            .env_remove("CARGO_TARGET_DIR")
             .timeout(std::time::Duration::from_secs(300));
         cmd
     }

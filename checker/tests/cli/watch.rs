@@ -32,6 +32,7 @@ impl Watch {
             .args(args)
             .current_dir(sb.path())
             .env("NO_COLOR", "1")
+            .env_remove("CARGO_TARGET_DIR")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -359,7 +360,7 @@ impl Tmux {
         let socket = format!("backlings-watch-test-{}", std::process::id());
         let tmux = Tmux { socket };
         let shell = format!(
-            "cd '{}' && {command}; echo EXITED=$?; stty -a; sleep 600",
+            "cd '{}' && unset CARGO_TARGET_DIR && {command}; echo EXITED=$?; stty -a; sleep 600",
             dir.display()
         );
         tmux.run(&[
@@ -468,7 +469,14 @@ fn the_watch_screen_shows_progress_and_hints_and_quits_cleanly() {
     tmux.screen_until("the main screen again", |screen| screen.contains(&path));
 
     tmux.keys("q");
-    let screen = tmux.screen_until("the exit", |screen| screen.contains("EXITED=0"));
+    // Wait for `stty -a` too: it prints just after the exit line, and a loaded machine may show the two apart.
+    let screen = tmux.screen_until("the exit", |screen| {
+        screen.contains("EXITED=0")
+            && screen
+                .split("EXITED=0")
+                .nth(1)
+                .is_some_and(|rest| rest.contains("icanon"))
+    });
     let settings: Vec<&str> = screen
         .split("EXITED=0")
         .nth(1)

@@ -204,15 +204,27 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
                 .got(compact(&reply))
         },
     )?;
-    s.expect_invalid(&user, &other, "a refused registration must not change the password")?;
+    s.expect_invalid(
+        &user,
+        &other,
+        "a refused registration must not change the password",
+    )?;
     s.expect_ok(
         json!({"op": "login", "user": user, "password": password}),
         "a refused registration must not change the password",
     )?;
     let mut wrong = password.clone();
     wrong.pop();
-    s.expect_invalid(&user, &wrong, "a password missing its last character is wrong")?;
-    s.expect_invalid(&user, &password.to_uppercase(), "passwords are case-sensitive")?;
+    s.expect_invalid(
+        &user,
+        &wrong,
+        "a password missing its last character is wrong",
+    )?;
+    s.expect_invalid(
+        &user,
+        &password.to_uppercase(),
+        "passwords are case-sensitive",
+    )?;
     s.expect_invalid(&user, "", "an empty password is wrong")?;
     let long = &users[3];
     let mut changed_late = long.1.clone();
@@ -232,7 +244,10 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
     }
     let mut salts = BTreeMap::new();
     // The legacy hashes were seeded with one salt on purpose; the program's own hashes must not share one.
-    for (user, phc) in stored.iter().filter(|(user, _)| !user.starts_with("legacy-")) {
+    for (user, phc) in stored
+        .iter()
+        .filter(|(user, _)| !user.starts_with("legacy-"))
+    {
         let salt = PasswordHash::new(phc)
             .ok()
             .and_then(|h| h.salt.map(|s| s.as_str().to_string()));
@@ -247,7 +262,9 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
         }
     }
 
-    g.scenario("an unknown user costs the same hashing work as a known one, and gets the same answer");
+    g.scenario(
+        "an unknown user costs the same hashing work as a known one, and gets the same answer",
+    );
     let stranger = format!("{}-unknown", g.rng().word(6));
     let attempt = new_password(g.rng(), 2);
     typed.push(attempt.clone());
@@ -265,8 +282,14 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
         let after_right = s.count()?;
         let work = [
             ("an unknown user", after_unknown.saturating_sub(before)),
-            ("a known user with a wrong password", after_wrong.saturating_sub(after_unknown)),
-            ("a known user with the right password", after_right.saturating_sub(after_wrong)),
+            (
+                "a known user with a wrong password",
+                after_wrong.saturating_sub(after_unknown),
+            ),
+            (
+                "a known user with the right password",
+                after_right.saturating_sub(after_wrong),
+            ),
         ];
         if work.iter().any(|(_, n)| *n != 1) {
             return Err(Failure::new(
@@ -305,9 +328,12 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
         s.expect_invalid(user, &wrong, "a wrong password is refused")?;
         let (stored, _) = s.debug()?;
         ensure(stored.get(user).map(String::as_str) == Some(old), || {
-            rehash_failure("a failed login changes nothing: only a correct password may be rehashed", user)
-                .expected(old)
-                .got(stored.get(user).cloned().unwrap_or_default())
+            rehash_failure(
+                "a failed login changes nothing: only a correct password may be rehashed",
+                user,
+            )
+            .expected(old)
+            .got(stored.get(user).cloned().unwrap_or_default())
         })?;
         let before = s.count()?;
         let reply = s.login(user, LEGACY_PASSWORD)?;
@@ -341,15 +367,23 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
         })?;
     }
 
-    g.scenario("after a restart with stronger parameters, users are still there and upgraded at login");
+    g.scenario(
+        "after a restart with stronger parameters, users are still there and upgraded at login",
+    );
     let (before_restart, _) = s.debug()?;
     let (lines, _) = s.program.finish(Duration::from_secs(5))?;
     s.printed.extend(lines);
     let printed_before = std::mem::take(&mut s.printed);
     let second = if g.rng().chance(1, 2) {
-        Costs { m: first.m * 2, ..first }
+        Costs {
+            m: first.m * 2,
+            ..first
+        }
     } else {
-        Costs { t: first.t + 1, ..first }
+        Costs {
+            t: first.t + 1,
+            ..first
+        }
     };
     let mut s = Session::start(g, data_dir, second)?;
     s.printed = printed_before;
@@ -406,9 +440,13 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
     let (lines, _) = s.program.finish(Duration::from_secs(5))?;
     s.printed.extend(lines);
     for password in typed.iter().filter(|p| p.len() >= 8) {
-        let printed = s.printed.iter().find(|line| line.contains(password.as_str()));
+        let printed = s
+            .printed
+            .iter()
+            .find(|line| line.contains(password.as_str()));
         if let Some(line) = printed {
-            return Err(plaintext_failure(password, "the program's output").detail(format!("the line: {line}")));
+            return Err(plaintext_failure(password, "the program's output")
+                .detail(format!("the line: {line}")));
         }
         if let Some((file, excerpt)) = files_containing(data_dir, password.as_bytes()) {
             return Err(plaintext_failure(password, &file).detail(format!("around it: {excerpt}")));
@@ -468,8 +506,13 @@ fn check_phc(user: &str, phc: &str, password: &str, costs: Costs) -> Result<(), 
     if parsed.hash.map(|h| h.len()) != Some(32) {
         return Err(fail("the hash is not 32 bytes"));
     }
-    if Argon2::default().verify_password(password.as_bytes(), &parsed).is_err() {
-        return Err(fail(&format!("it does not verify the password {password:?}")));
+    if Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_err()
+    {
+        return Err(fail(&format!(
+            "it does not verify the password {password:?}"
+        )));
     }
     Ok(())
 }

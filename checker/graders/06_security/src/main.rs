@@ -2,11 +2,20 @@
 //! plus what they share.
 
 mod sec1_injection;
+mod sec2_xss_csrf;
 mod support;
 
+use backlings_grade::Grader;
+
 fn main() -> std::process::ExitCode {
-    backlings_grade::main(&[backlings_grade::Grader {
-        exercise: "sec1_injection",
-        grade: sec1_injection::grade,
-    }])
+    backlings_grade::main(&[
+        Grader {
+            exercise: "sec1_injection",
+            grade: sec1_injection::grade,
+        },
+        Grader {
+            exercise: "sec2_xss_csrf",
+            grade: sec2_xss_csrf::grade,
+        },
+    ])
 }

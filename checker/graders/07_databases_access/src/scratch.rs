@@ -1,6 +1,6 @@
 //! A scratch directory the grader owns (the learner's database files live in it), removed when dropped.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use backlings_grade::Failure;
@@ -15,10 +15,8 @@ impl Scratch {
     pub fn new(exercise: &str) -> Result<Self, Failure> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!(
-            "backlings-{exercise}-{}-{n}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("backlings-{exercise}-{}-{n}", std::process::id()));
         // A leftover of a killed earlier run with the same pid is stale: start clean.
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| {
@@ -28,11 +26,6 @@ impl Scratch {
             ))
         })?;
         Ok(Scratch { dir })
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.dir
     }
 
     /// A file in the directory, as a string for an env var.

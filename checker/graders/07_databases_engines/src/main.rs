@@ -1,10 +1,17 @@
 //! The graders of track 7 (MVCC, locks, B+tree and hash index, LSM) of backlings: one module per exercise.
 
 mod db4_mvcc_isolation;
+mod db5_lock_manager;
 
 fn main() -> std::process::ExitCode {
-    backlings_grade::main(&[backlings_grade::Grader {
-        exercise: "db4_mvcc_isolation",
-        grade: db4_mvcc_isolation::grade,
-    }])
+    backlings_grade::main(&[
+        backlings_grade::Grader {
+            exercise: "db4_mvcc_isolation",
+            grade: db4_mvcc_isolation::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "db5_lock_manager",
+            grade: db5_lock_manager::grade,
+        },
+    ])
 }

@@ -89,8 +89,10 @@ impl Session {
                 )));
         }
         if status == 201 && reply.body.get("id").and_then(Value::as_i64).is_none() {
-            return Err(Failure::new("a created row is answered 201 with its id: {\"id\": N}")
-                .got(reply.summary()));
+            return Err(
+                Failure::new("a created row is answered 201 with its id: {\"id\": N}")
+                    .got(reply.summary()),
+            );
         }
         Ok(reply)
     }
@@ -111,8 +113,8 @@ impl Session {
             return Err(Failure::new(
                 "a refused write leaves the database as it was: an order is all or nothing",
             )
-            .expected(format!("rows (customers, products, orders, order_items): {before:?}"))
-            .got(format!("{after:?}"))
+            .expected(format!("rows in the file: {}", show_counts(before)))
+            .got(format!("rows in the file: {}", show_counts(after)))
             .detail(format!(
                 "the request: {}",
                 support::describe(method, path, Some(&body))
@@ -127,9 +129,10 @@ impl Session {
 
     fn counts(&self) -> Result<[i64; 4], Failure> {
         let mut counts = [0; 4];
-        for (slot, table) in counts
-            .iter_mut()
-            .zip(["customers", "products", "orders", "order_items"])
+        for (slot, table) in
+            counts
+                .iter_mut()
+                .zip(["customers", "products", "orders", "order_items"])
         {
             *slot = support::count(&self.db, &format!("SELECT count(*) FROM {table}"), [])?;
         }
@@ -187,7 +190,8 @@ impl Session {
     fn random_order(&mut self, customer: i64, rng: &mut Rng) -> Result<i64, Failure> {
         let mut products = self.shop.product_ids();
         rng.shuffle(&mut products);
-        let lines: Vec<(i64, i64)> = products[..rng.range(1, 3.min(products.len() as u64)) as usize]
+        let lines: Vec<(i64, i64)> = products
+            [..rng.range(1, 3.min(products.len() as u64)) as usize]
             .iter()
             .map(|&p| (p, rng.range(1, 5) as i64))
             .collect();
@@ -211,6 +215,13 @@ impl Session {
         }
         Ok(())
     }
+}
+
+fn show_counts(counts: [i64; 4]) -> String {
+    format!(
+        "customers {} · products {} · orders {} · order_items {}",
+        counts[0], counts[1], counts[2], counts[3]
+    )
 }
 
 fn schema_in_file(db: &Connection) -> Result<(), Failure> {
@@ -241,12 +252,16 @@ fn schema_in_file(db: &Connection) -> Result<(), Failure> {
     ];
     for (table, column, target, on_delete) in keys {
         let declared = foreign_keys(db, table)?;
-        let Some((_, _, action)) = declared.iter().find(|(from, to, _)| from == column && to == target)
+        let Some((_, _, action)) = declared
+            .iter()
+            .find(|(from, to, _)| from == column && to == target)
         else {
             return Err(Failure::new(format!(
                 "`{table}.{column}` is a FOREIGN KEY: it REFERENCES `{target}` (id)"
             ))
-            .got(format!("foreign keys of `{table}` (column → table): {declared:?}")));
+            .got(format!(
+                "foreign keys of `{table}` (column → table): {declared:?}"
+            )));
         };
         if let Some(required) = on_delete
             && action != required
@@ -355,19 +370,54 @@ fn impossible_values(s: &mut Session, rng: &mut Rng) -> Result<(), Failure> {
     let email = s.shop.fresh_customer(rng).0;
     let name = "Grace Hopper";
     let mut cases: Vec<(&str, Value, &str)> = vec![
-        ("/customers", json!({ "name": name }), "an email is required (NOT NULL)"),
-        ("/customers", json!({ "email": null, "name": name }), "an email is required (NOT NULL)"),
-        ("/customers", json!({ "email": "grace.example.com", "name": name }), "an email has an `@` (CHECK)"),
-        ("/customers", json!({ "email": "@example.com", "name": name }), "an email has something before its `@` (CHECK)"),
-        ("/customers", json!({ "email": "grace@", "name": name }), "an email has something after its `@` (CHECK)"),
-        ("/customers", json!({ "email": email, "name": "" }), "a name is not blank (CHECK)"),
-        ("/customers", json!({ "email": email, "name": "   " }), "a name is not only spaces (CHECK)"),
-        ("/customers", json!({ "email": email }), "a name is required (NOT NULL)"),
+        (
+            "/customers",
+            json!({ "name": name }),
+            "an email is required (NOT NULL)",
+        ),
+        (
+            "/customers",
+            json!({ "email": null, "name": name }),
+            "an email is required (NOT NULL)",
+        ),
+        (
+            "/customers",
+            json!({ "email": "grace.example.com", "name": name }),
+            "an email has an `@` (CHECK)",
+        ),
+        (
+            "/customers",
+            json!({ "email": "@example.com", "name": name }),
+            "an email has something before its `@` (CHECK)",
+        ),
+        (
+            "/customers",
+            json!({ "email": "grace@", "name": name }),
+            "an email has something after its `@` (CHECK)",
+        ),
+        (
+            "/customers",
+            json!({ "email": email, "name": "" }),
+            "a name is not blank (CHECK)",
+        ),
+        (
+            "/customers",
+            json!({ "email": email, "name": "   " }),
+            "a name is not only spaces (CHECK)",
+        ),
+        (
+            "/customers",
+            json!({ "email": email }),
+            "a name is required (NOT NULL)",
+        ),
     ];
     let (sku, pname, _) = s.shop.fresh_product(rng);
     let product_cases: Vec<(Value, &str)> = vec![
         (json!(0), "a price is above 0 (CHECK)"),
-        (json!(-(rng.range(1, 999) as i64)), "a price is above 0 (CHECK)"),
+        (
+            json!(-(rng.range(1, 999) as i64)),
+            "a price is above 0 (CHECK)",
+        ),
         (json!(null), "a price is required (NOT NULL)"),
         (
             json!(rng.range(100, 9999) as f64 + 0.5),
@@ -379,10 +429,22 @@ fn impossible_values(s: &mut Session, rng: &mut Rng) -> Result<(), Failure> {
         ),
     ];
     for (price, rule) in product_cases {
-        cases.push(("/products", json!({ "sku": sku, "name": pname, "price_cents": price }), rule));
+        cases.push((
+            "/products",
+            json!({ "sku": sku, "name": pname, "price_cents": price }),
+            rule,
+        ));
     }
-    cases.push(("/products", json!({ "name": pname, "price_cents": 100 }), "a SKU is required (NOT NULL)"));
-    cases.push(("/products", json!({ "sku": sku, "name": " ", "price_cents": 100 }), "a name is not blank (CHECK)"));
+    cases.push((
+        "/products",
+        json!({ "name": pname, "price_cents": 100 }),
+        "a SKU is required (NOT NULL)",
+    ));
+    cases.push((
+        "/products",
+        json!({ "sku": sku, "name": " ", "price_cents": 100 }),
+        "a name is not blank (CHECK)",
+    ));
     rng.shuffle(&mut cases);
     for (path, body, why) in cases {
         let rule = format!("a value that can never be valid is 422 Unprocessable Content: {why}");
@@ -403,17 +465,22 @@ fn orders_reference_rows(s: &mut Session, rng: &mut Rng) -> Result<(), Failure> 
     rng.shuffle(&mut products);
     let missing_customer = s.shop.max_id() + rng.range(100, 10_000) as i64;
     let missing_product = s.shop.max_id() + rng.range(100, 10_000) as i64;
-    let pragma = "SQLite enforces FOREIGN KEYs only on a connection that ran PRAGMA foreign_keys = ON";
+    let pragma = "the schema declares the FOREIGN KEY (REFERENCES), and the connection enforces it \
+                  (PRAGMA foreign_keys = ON)";
 
     let body = json!({ "customer_id": missing_customer,
                        "items": [{ "product_id": products[0], "quantity": 1 }] });
-    let rule = format!("an order of a customer that does not exist is 422 (a FOREIGN KEY pointing at nothing); {pragma}");
+    let rule = format!(
+        "an order of a customer that does not exist is 422 (a FOREIGN KEY pointing at nothing); {pragma}"
+    );
     s.refused("POST", "/orders", body, 422, &rule)?;
 
     let body = json!({ "customer_id": customer,
                        "items": [{ "product_id": products[0], "quantity": 2 },
                                  { "product_id": missing_product, "quantity": 1 }] });
-    let rule = format!("an order line for a product that does not exist is 422, and the order is all or nothing; {pragma}");
+    let rule = format!(
+        "an order line for a product that does not exist is 422, and the order is all or nothing; {pragma}"
+    );
     s.refused("POST", "/orders", body, 422, &rule)?;
 
     let body = json!({ "customer_id": customer,
@@ -469,7 +536,10 @@ fn deletes(s: &mut Session, rng: &mut Rng) -> Result<(), Failure> {
     let rule = "a customer who still has orders cannot be deleted: 409 (the FOREIGN KEY refuses; ON DELETE \
                 CASCADE here would silently erase their order history)";
     s.expect("DELETE", &format!("/customers/{customer}"), None, 409, rule)?;
-    s.read_order(order, "a refused delete leaves the customer and their order history")?;
+    s.read_order(
+        order,
+        "a refused delete leaves the customer and their order history",
+    )?;
     let rule = "a product on an order cannot be deleted: 409 (the FOREIGN KEY refuses)";
     s.expect("DELETE", &format!("/products/{product}"), None, 409, rule)?;
 
@@ -489,7 +559,13 @@ fn deletes(s: &mut Session, rng: &mut Rng) -> Result<(), Failure> {
             .expected("0 rows in order_items for the deleted order")
             .got(format!("{lines} rows (order_id = {order})")));
         }
-        s.expect("GET", &format!("/orders/{order}"), None, 404, "a deleted order is 404")?;
+        s.expect(
+            "GET",
+            &format!("/orders/{order}"),
+            None,
+            404,
+            "a deleted order is 404",
+        )?;
     }
     let rule = "a customer without orders can be deleted: 204";
     s.expect("DELETE", &format!("/customers/{customer}"), None, 204, rule)?;
@@ -501,7 +577,10 @@ fn deletes(s: &mut Session, rng: &mut Rng) -> Result<(), Failure> {
     let rule = "deleting a row that does not exist is 404";
     s.expect("DELETE", &format!("/customers/{customer}"), None, 404, rule)?;
     for order in s.shop.order_ids() {
-        s.read_order(order, "deletes elsewhere leave the other orders as they were")?;
+        s.read_order(
+            order,
+            "deletes elsewhere leave the other orders as they were",
+        )?;
     }
     Ok(())
 }
@@ -518,11 +597,13 @@ fn second_client(db: &Connection, shop: &Shop) -> Result<(), Failure> {
             "emails are unique ignoring case",
         ),
         (
-            "INSERT INTO products (sku, name, price_cents) VALUES ('ZERO-1', 'Free', 0)".to_string(),
+            "INSERT INTO products (sku, name, price_cents) VALUES ('ZERO-1', 'Free', 0)"
+                .to_string(),
             "a price is above 0",
         ),
         (
-            "INSERT INTO products (sku, name, price_cents) VALUES ('TEXT-1', 'Typo', 'abc')".to_string(),
+            "INSERT INTO products (sku, name, price_cents) VALUES ('TEXT-1', 'Typo', 'abc')"
+                .to_string(),
             "a price is a whole number (STRICT)",
         ),
         (
@@ -558,8 +639,7 @@ fn second_client(db: &Connection, shop: &Shop) -> Result<(), Failure> {
         let result = db.execute(&sql, []);
         let _ = db.execute_batch("ROLLBACK TO probe; RELEASE probe");
         match result {
-            Err(e)
-                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {}
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {}
             Ok(_) => {
                 return Err(Failure::new(format!(
                     "a second client (another service, a script) that bypasses the API meets the same \

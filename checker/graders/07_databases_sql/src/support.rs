@@ -11,7 +11,7 @@ use serde_json::Value;
 
 /// A temp directory holding the learner's database file; removed (pass or fail) when dropped.
 pub struct DbDir {
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
     file: PathBuf,
 }
 
@@ -21,9 +21,11 @@ impl DbDir {
         let dir = tempfile::Builder::new()
             .prefix("backlings-db-")
             .tempdir()
-            .map_err(|e| Failure::new(format!("the grader could not make a temp directory: {e}")))?;
+            .map_err(|e| {
+                Failure::new(format!("the grader could not make a temp directory: {e}"))
+            })?;
         let file = dir.path().join(name);
-        Ok(DbDir { dir, file })
+        Ok(DbDir { _dir: dir, file })
     }
 
     /// The database file's path.
@@ -35,18 +37,13 @@ impl DbDir {
     pub fn arg(&self) -> String {
         self.file.display().to_string()
     }
-
-    /// The directory itself.
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
 }
 
 /// The grader's own connection to the learner's database file: foreign keys on (as every client should
 /// have them), and a busy timeout so a write of the program in flight is waited for, not an error.
 pub fn second_client(file: &Path) -> Result<Connection, Failure> {
-    let conn = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_WRITE)
-        .map_err(|e| {
+    let conn =
+        Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(|e| {
             Failure::new("the grader could not open the program's database file")
                 .got(format!("{}: {e}", file.display()))
                 .detail("the program must create its database in the file given by --db")

@@ -128,7 +128,14 @@ impl Blog {
             "posts" => self
                 .posts
                 .iter()
-                .map(|p| vec![json!(p.id), json!(p.author_id), json!(p.title), json!(p.score)])
+                .map(|p| {
+                    vec![
+                        json!(p.id),
+                        json!(p.author_id),
+                        json!(p.title),
+                        json!(p.score),
+                    ]
+                })
                 .collect(),
             _ => self
                 .comments

@@ -23,6 +23,9 @@ const PRODUCTS: [(&str, &str); 10] = [
     ("MP", "Mouse Pad"),
 ];
 
+/// An order: its customer id, and its lines (product id, quantity, unit price) sorted by product id.
+pub type Order = (i64, Vec<(i64, i64, i64)>);
+
 /// The shop as the grader believes it is. Maps are ordered so reports and choices never depend on hashing.
 #[derive(Debug, Default)]
 pub struct Shop {
@@ -30,8 +33,8 @@ pub struct Shop {
     pub customers: BTreeMap<i64, (String, String)>,
     /// id → (sku, name, price_cents)
     pub products: BTreeMap<i64, (String, String, i64)>,
-    /// id → (customer id, lines (product id, quantity, unit price) sorted by product id)
-    pub orders: BTreeMap<i64, (i64, Vec<(i64, i64, i64)>)>,
+    /// id → order
+    pub orders: BTreeMap<i64, Order>,
     serial: u64,
 }
 

@@ -58,7 +58,9 @@ impl Op {
                 policy: Policy::Ttl,
                 capacity,
                 ttl_ms,
-            } => format!(r#"{{"op":"new","policy":"ttl","capacity":{capacity},"ttl_ms":{ttl_ms}}}"#),
+            } => {
+                format!(r#"{{"op":"new","policy":"ttl","capacity":{capacity},"ttl_ms":{ttl_ms}}}"#)
+            }
             Op::New {
                 policy, capacity, ..
             } => format!(r#"{{"op":"new","policy":"{policy}","capacity":{capacity}}}"#),
@@ -116,7 +118,9 @@ impl Op {
                 Value::Null => Some(Reply::Value(None)),
                 value => Some(Reply::Value(Some(value.as_u64()?))),
             },
-            Op::Len => Some(Reply::Len(usize::try_from(reply.get("len")?.as_u64()?).ok()?)),
+            Op::Len => Some(Reply::Len(
+                usize::try_from(reply.get("len")?.as_u64()?).ok()?,
+            )),
             Op::Tick { .. } => Some(Reply::Now(reply.get("now")?.as_u64()?)),
             Op::Sweep => Some(Reply::Expired(
                 reply
@@ -175,7 +179,12 @@ pub struct Mismatch {
 
 /// Sends `ops` in order and checks every reply against a correct model: pipelined in chunks before
 /// `lockstep_from`, one request at a time from there on. `start` is the model before the first op.
-pub fn run(program: &mut Stdio, start: &Model, ops: &[Op], lockstep_from: usize) -> Result<(), Mismatch> {
+pub fn run(
+    program: &mut Stdio,
+    start: &Model,
+    ops: &[Op],
+    lockstep_from: usize,
+) -> Result<(), Mismatch> {
     let mut model = start.clone();
     let mut begin = 0;
     while begin < ops.len() {
@@ -272,7 +281,10 @@ pub fn explain(history: &[Vec<Op>], ops: &[Op], mismatch: Mismatch) -> Failure {
     }
     if let Ok(reply) = got {
         if let Some(flaw) = diagnose(history, &ops[..index], op, &reply) {
-            failure = failure.detail(format!("this looks like a classic mistake: {}", flaw.diagnosis()));
+            failure = failure.detail(format!(
+                "this looks like a classic mistake: {}",
+                flaw.diagnosis()
+            ));
         }
     }
     failure
@@ -338,7 +350,8 @@ fn diagnose(history: &[Vec<Op>], earlier: &[Op], op: Op, got: &Reply) -> Option<
         let agrees = |ops: &[Op]| {
             let mut right = Model::start(None);
             let mut flawed = Model::start(Some(flaw));
-            ops.iter().all(|op| op.apply(&mut right) == op.apply(&mut flawed))
+            ops.iter()
+                .all(|op| op.apply(&mut right) == op.apply(&mut flawed))
         };
         let mut right = Model::start(None);
         let mut flawed = Model::start(Some(flaw));
