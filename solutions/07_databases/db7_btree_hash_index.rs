@@ -52,7 +52,8 @@
 //! ## Pitfalls
 //!
 //! - A leaf split that forgets the `next` link: every lookup works, range scans skip keys.
-//! - Routing with `<` where `<=` is due: a key equal to a separator lives in the right child.
+//! - A separator copied from the wrong side of a split: a key equal to a separator lives in the
+//!   right child, so the separator of a leaf split is the right leaf's first key.
 //! - A `BufWriter` not flushed before the reply: acknowledged writes lost at the crash.
 //! - Trusting a length field from a torn record: read past the end, or allocate gigabytes.
 //! - Recovering without truncating the torn tail.
@@ -268,18 +269,26 @@ impl Store {
             hash: HashMap::new(),
             tree: BPlusTree::default(),
         };
-        while let Some((key, value, size)) = decode_record(&bytes[store.end as usize..]) {
-            let offset = store.end + (HEADER + key.len()) as u64;
-            match value {
-                Some(value) => store.index(key, offset, value.len() as u32),
-                None => store.unindex(&key),
-            }
-            store.end += size as u64;
-        }
-        if store.end < bytes.len() as u64 {
-            store.log.set_len(store.end)?;
-        }
+        store.recover(&bytes)?;
         Ok(store)
+    }
+
+    /// Replays the log's `bytes` into the indexes and sets `end`; cuts off a torn or corrupted tail.
+    fn recover(&mut self, bytes: &[u8]) -> io::Result<()> {
+        while let Some((key, value, size)) = decode_record(&bytes[self.end as usize..]) {
+            let offset = self.end + (HEADER + key.len()) as u64;
+            match value {
+                Some(value) => self.index(key, offset, value.len() as u32),
+                None => {
+                    self.unindex(&key);
+                }
+            }
+            self.end += size as u64;
+        }
+        if self.end < bytes.len() as u64 {
+            self.log.set_len(self.end)?;
+        }
+        Ok(())
     }
 
     fn index(&mut self, key: String, offset: u64, len: u32) {
@@ -539,7 +548,9 @@ mod tests {
     #[test]
     fn tree_range_after_splits() {
         let mut tree = BPlusTree::default();
-        let keys: Vec<String> = (0..500).map(|i| format!("k{:04}", (i * 37) % 500)).collect();
+        let keys: Vec<String> = (0..500)
+            .map(|i| format!("k{:04}", (i * 37) % 500))
+            .collect();
         for key in &keys {
             assert!(tree.insert(key));
         }

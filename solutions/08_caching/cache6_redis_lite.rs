@@ -86,6 +86,9 @@
 //! - Rounding `TTL` down: Redis rounds to the nearest second.
 //! - Ordering equal scores by insertion instead of by member: the leaderboard of two runs differs.
 //! - Keeping the key of an emptied list or set: `EXISTS` and `TYPE` must say it is gone.
+//! - Closing the connection on a command you do not know: a real client's first command may be one
+//!   (the `redis` crate sends `CLIENT SETINFO` as it connects). Answer `-ERR unknown command '…'` and
+//!   go on; the grader checks this too.
 //!
 //! Roadmap: Redis and Memcached; Redis data structures (strings, lists, sets, hashes, sorted sets) and
 //! TTLs; caching trending posts with a TTL; pub/sub.

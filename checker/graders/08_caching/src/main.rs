@@ -2,6 +2,8 @@
 
 mod cache1_lru;
 mod cache2_eviction_policies;
+mod cache3_strategies;
+mod counting_store;
 mod lru_model;
 
 fn main() -> std::process::ExitCode {
@@ -13,6 +15,10 @@ fn main() -> std::process::ExitCode {
         backlings_grade::Grader {
             exercise: "cache2_eviction_policies",
             grade: cache2_eviction_policies::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "cache3_strategies",
+            grade: cache3_strategies::grade,
         },
     ])
 }

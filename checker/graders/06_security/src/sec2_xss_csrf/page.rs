@@ -203,6 +203,10 @@ fn check_markup(parsed: &Parsed) -> Result<(), Failure> {
             .unwrap_or(names.len().min(template.len()));
         let what = match names.get(at) {
             Some(extra) => format!("a `<{extra}>` element the template does not have"),
+            None if names.last() == Some(&"script") => "no elements after the script: the script's string \
+                 literal opened an HTML comment or a script (`<!--`, `<script`) inside the script element, \
+                 which then swallowed the rest of the page"
+                .to_string(),
             None => "fewer elements than the template (a tag was swallowed)".to_string(),
         };
         return Err(Failure::new(format!(
