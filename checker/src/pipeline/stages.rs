@@ -173,6 +173,11 @@ pub fn grade(
         .arg("--seed")
         .arg(seed.to_string())
         .arg("--json");
+    // The grader stops itself a little before our limit, so a slow program gets a report, not a kill.
+    let own_limit = exercise.timeouts.grader();
+    let margin = (own_limit / 10).max(Duration::from_millis(500));
+    cmd.arg("--timeout-ms")
+        .arg(own_limit.saturating_sub(margin).as_millis().to_string());
     if let Some(params) = spec.and_then(|spec| spec.params.as_ref()) {
         cmd.arg("--params")
             .arg(serde_json::to_string(params).unwrap_or_default());
