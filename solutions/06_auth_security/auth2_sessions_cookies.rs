@@ -123,7 +123,8 @@ impl Sessions {
         Some(session)
     }
 
-    /// Logs `user` in: the session `current` (if any) is destroyed and a new one is started. Returns the new id.
+    /// Logs `user` in and returns the id of their session. `current` is the id the browser sent, if any: maybe
+    /// a valid session, maybe an expired one, maybe one this server never issued.
     pub fn login(&mut self, current: Option<&str>, user: &str, now_ms: u64) -> String {
         if let Some(id) = current {
             self.destroy(id);
@@ -191,7 +192,6 @@ pub fn handle(sessions: &Mutex<Sessions>, request: &Request) -> Response {
     let mut sessions = sessions.lock().unwrap_or_else(|e| e.into_inner());
     let sent = session_id(request);
     let current = sent.and_then(|id| sessions.get(id, now_ms).cloned());
-    let valid_id = current.as_ref().and(sent);
     match (request.method.as_str(), request.path()) {
         ("GET", "/") => match current {
             Some(session) => {
@@ -211,13 +211,15 @@ pub fn handle(sessions: &Mutex<Sessions>, request: &Request) -> Response {
             if !check_password(user, password) {
                 return Response::text(401, "invalid username or password\n");
             }
-            let id = sessions.login(valid_id, user, now_ms);
+            let id = sessions.login(sent, user, now_ms);
             Response::text(200, format!("welcome, {user}\n"))
                 .with_header("Set-Cookie", sessions.cookie_for(&id))
                 .with_header("Cache-Control", "no-store")
         }
         ("GET", "/me") => match current.and_then(|s| s.user) {
-            Some(user) => Response::text(200, format!("{user}\n")).with_header("Cache-Control", "no-store"),
+            Some(user) => {
+                Response::text(200, format!("{user}\n")).with_header("Cache-Control", "no-store")
+            }
             None => Response::text(401, "not logged in\n"),
         },
         ("POST", "/logout") => {
@@ -255,7 +257,9 @@ fn main() -> ExitCode {
     let (idle_ms, absolute_ms) = match parse_args() {
         Ok(config) => config,
         Err(why) => {
-            eprintln!("error: {why}\nusage: auth2_sessions_cookies [--idle-ms N] [--absolute-ms N]");
+            eprintln!(
+                "error: {why}\nusage: auth2_sessions_cookies [--idle-ms N] [--absolute-ms N]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -292,7 +296,9 @@ mod tests {
     fn cookie_id(response: &Response) -> String {
         let cookie = response.header("Set-Cookie").expect("a Set-Cookie");
         let (pair, _) = cookie.split_once(';').expect("attributes");
-        pair.strip_prefix(&format!("{COOKIE}=")).unwrap().to_string()
+        pair.strip_prefix(&format!("{COOKIE}="))
+            .unwrap()
+            .to_string()
     }
 
     // Ids are long, random and never repeat.
@@ -360,7 +366,10 @@ mod tests {
         let anonymous = handle(&sessions, &request("GET", "/", T0, None, ""));
         let planted = cookie_id(&anonymous);
         let body = "user=alice&password=wonderland-42";
-        let login = handle(&sessions, &request("POST", "/login", T0, Some(&planted), body));
+        let login = handle(
+            &sessions,
+            &request("POST", "/login", T0, Some(&planted), body),
+        );
         assert_eq!(login.status, 200);
         let fresh = cookie_id(&login);
         assert_ne!(fresh, planted);

@@ -181,13 +181,17 @@ impl PooledConn {
 impl Deref for PooledConn {
     type Target = Conn;
     fn deref(&self) -> &Conn {
-        self.conn.as_ref().expect("a PooledConn holds its connection until dropped")
+        self.conn
+            .as_ref()
+            .expect("a PooledConn holds its connection until dropped")
     }
 }
 
 impl DerefMut for PooledConn {
     fn deref_mut(&mut self) -> &mut Conn {
-        self.conn.as_mut().expect("a PooledConn holds its connection until dropped")
+        self.conn
+            .as_mut()
+            .expect("a PooledConn holds its connection until dropped")
     }
 }
 
@@ -216,7 +220,12 @@ impl Pool {
         .expect("the pool never closes its semaphore");
         loop {
             // Take the guard in its own statement: it must be gone before the `.await` below.
-            let idle = self.shared.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let idle = self
+                .shared
+                .idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop();
             let Some(mut conn) = idle else { break };
             if conn.ping().await.is_ok() {
                 return Ok(self.guard(conn, permit));
@@ -227,6 +236,8 @@ impl Pool {
         Ok(self.guard(conn, permit))
     }
 
+    /// Wraps a checked-out connection and its permit into the guard that gives them back.
+    /// Provided: you do not need to change this.
     fn guard(&self, conn: Conn, permit: OwnedSemaphorePermit) -> PooledConn {
         PooledConn {
             conn: Some(conn),
@@ -268,9 +279,10 @@ impl Drop for PooledConn {
 // Replies come in the order queries finish, each tagged with its request's id.
 
 mod provided {
+    use std::io::{BufRead, Write};
+
     use serde::Deserialize;
     use serde_json::{Value, json};
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     use tokio::sync::mpsc;
 
     use super::*;
@@ -309,20 +321,30 @@ mod provided {
             max_size: setting("POOL_MAX_SIZE", 4) as usize,
             checkout_timeout: Duration::from_millis(setting("POOL_CHECKOUT_TIMEOUT_MS", 1000)),
         });
-        let (replies, mut outbox) = mpsc::unbounded_channel::<Value>();
-        let writer = tokio::spawn(async move {
-            let mut stdout = tokio::io::stdout();
-            while let Some(reply) = outbox.recv().await {
-                let line = format!("{reply}\n");
-                if stdout.write_all(line.as_bytes()).await.is_err() {
+        // Stdin and stdout are read and written on plain threads: they block, the pool must not.
+        let (replies, outbox) = std::sync::mpsc::channel::<Value>();
+        let writer = std::thread::spawn(move || {
+            let mut stdout = std::io::stdout().lock();
+            for reply in outbox {
+                if writeln!(stdout, "{reply}")
+                    .and_then(|()| stdout.flush())
+                    .is_err()
+                {
                     break;
                 }
-                let _ = stdout.flush().await;
             }
         });
-        let mut lines = BufReader::new(tokio::io::stdin()).lines();
+        let (lines, mut inbox) = mpsc::unbounded_channel::<String>();
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
         let mut tasks = tokio::task::JoinSet::new();
-        while let Ok(Some(line)) = lines.next_line().await {
+        while let Some(line) = inbox.recv().await {
             match serde_json::from_str::<Request>(&line) {
                 Ok(Request::Query { id, sql }) => {
                     let (pool, replies) = (pool.clone(), replies.clone());
@@ -337,7 +359,7 @@ mod provided {
         }
         while tasks.join_next().await.is_some() {}
         drop(replies);
-        let _ = writer.await;
+        let _ = writer.join();
     }
 }
 

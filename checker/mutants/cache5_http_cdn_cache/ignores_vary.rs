@@ -1,5 +1,5 @@
 //! mutant: keys variants by URL only: the first stored variant is served whatever the request's Vary headers
-//! expect: Vary
+//! expect: a cache that ignores Vary serves
 //! # A CDN edge: a caching reverse proxy that obeys HTTP's caching rules
 //!
 //! Between a browser and your application there are usually several caches: the browser's own, a CDN edge

@@ -1,5 +1,5 @@
 //! mutant: keys the cache by `request.path()`, dropping the query string, so `?v=2` busts nothing
-//! expect: query string included
+//! expect: under the key /styles.css?v=2
 //! # A CDN edge: a caching reverse proxy that obeys HTTP's caching rules
 //!
 //! Between a browser and your application there are usually several caches: the browser's own, a CDN edge

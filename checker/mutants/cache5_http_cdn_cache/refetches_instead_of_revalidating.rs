@@ -1,5 +1,5 @@
 //! mutant: fetches a stale response again in full instead of revalidating it with its ETag
-//! expect: If-None-Match
+//! expect: so the cache revalidates it
 //! # A CDN edge: a caching reverse proxy that obeys HTTP's caching rules
 //!
 //! Between a browser and your application there are usually several caches: the browser's own, a CDN edge

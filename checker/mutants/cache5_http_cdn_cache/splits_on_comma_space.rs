@@ -1,5 +1,5 @@
 //! mutant: splits Cache-Control on ", ", so `public,max-age=60` has no max-age
-//! expect: freshness lifetime
+//! expect: is below its freshness lifetime
 //! # A CDN edge: a caching reverse proxy that obeys HTTP's caching rules
 //!
 //! Between a browser and your application there are usually several caches: the browser's own, a CDN edge

@@ -1,5 +1,5 @@
 //! mutant: stores responses marked private, as a browser cache may but a shared cache must not
-//! expect: says private
+//! expect: says private: only the user's own browser
 //! # A CDN edge: a caching reverse proxy that obeys HTTP's caching rules
 //!
 //! Between a browser and your application there are usually several caches: the browser's own, a CDN edge

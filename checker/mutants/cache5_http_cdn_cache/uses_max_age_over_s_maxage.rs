@@ -1,5 +1,5 @@
 //! mutant: uses max-age even when the response has s-maxage, the shared caches' own lifetime
-//! expect: overrides max-age
+//! expect: which overrides max-age
 //! # A CDN edge: a caching reverse proxy that obeys HTTP's caching rules
 //!
 //! Between a browser and your application there are usually several caches: the browser's own, a CDN edge

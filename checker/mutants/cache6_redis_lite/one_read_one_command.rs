@@ -148,9 +148,12 @@ impl Reply {
     }
 }
 
+/// A command's arguments, and how many bytes of the buffer it used.
+pub type Parsed = (Vec<Vec<u8>>, usize);
+
 /// Finds one command (a RESP array of bulk strings) at the front of `buf`: `Ok(Some((arguments, bytes
 /// used)))`, `Ok(None)` when the buffer holds only part of it, or `Err` for bytes that are not RESP.
-pub fn parse_command(buf: &[u8]) -> Result<Option<(Vec<Vec<u8>>, usize)>, String> {
+pub fn parse_command(buf: &[u8]) -> Result<Option<Parsed>, String> {
     let Some((count, mut at)) = read_header(buf, 0, b'*')? else {
         return Ok(None);
     };
@@ -335,7 +338,7 @@ fn index_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
     } else {
         stop.min(len - 1)
     };
-    (start <= stop && start < len).then(|| (start as usize, stop as usize))
+    (start <= stop && start < len).then_some((start as usize, stop as usize))
 }
 
 impl Db {
@@ -796,10 +799,13 @@ impl Db {
     }
 }
 
+/// A subscriber: its connection id, and the sender of that connection's outgoing bytes.
+pub type Subscriber = (u64, Sender<Vec<u8>>);
+
 /// The subscribers of every channel: connection id and the sender of that connection's outgoing bytes.
 #[derive(Debug, Default)]
 pub struct Hub {
-    channels: HashMap<Vec<u8>, Vec<(u64, Sender<Vec<u8>>)>>,
+    channels: HashMap<Vec<u8>, Vec<Subscriber>>,
 }
 
 impl Hub {

@@ -1,11 +1,18 @@
 //! The graders of track 6 (identity: passwords, sessions, JWT, API keys) of backlings: one module per exercise.
 
 mod auth1_password_hashing;
+mod auth2_sessions_cookies;
 mod support;
 
 fn main() -> std::process::ExitCode {
-    backlings_grade::main(&[backlings_grade::Grader {
-        exercise: "auth1_password_hashing",
-        grade: auth1_password_hashing::grade,
-    }])
+    backlings_grade::main(&[
+        backlings_grade::Grader {
+            exercise: "auth1_password_hashing",
+            grade: auth1_password_hashing::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "auth2_sessions_cookies",
+            grade: auth2_sessions_cookies::grade,
+        },
+    ])
 }

@@ -3,7 +3,7 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use backlings_grade::{Failure, Grading, Stdio};
 
@@ -18,13 +18,10 @@ impl DataDir {
         let dir = tempfile::Builder::new()
             .prefix("backlings-data-")
             .tempdir()
-            .map_err(|e| Failure::new(format!("the grader could not create a data directory: {e}")))?;
+            .map_err(|e| {
+                Failure::new(format!("the grader could not create a data directory: {e}"))
+            })?;
         Ok(DataDir { dir })
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        self.dir.path()
     }
 
     /// A file inside it.
@@ -60,7 +57,11 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     for &byte in bytes {
         crc ^= u32::from(byte);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc

@@ -1,11 +1,18 @@
 //! The graders of track 7 (SQL on SQLite: schema, joins, transactions, indexes) of backlings: one module per exercise.
 
 mod db1_schema_constraints;
+mod db2_joins_aggregates;
 mod support;
 
 fn main() -> std::process::ExitCode {
-    backlings_grade::main(&[backlings_grade::Grader {
-        exercise: "db1_schema_constraints",
-        grade: db1_schema_constraints::grade,
-    }])
+    backlings_grade::main(&[
+        backlings_grade::Grader {
+            exercise: "db1_schema_constraints",
+            grade: db1_schema_constraints::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "db2_joins_aggregates",
+            grade: db2_joins_aggregates::grade,
+        },
+    ])
 }

@@ -156,6 +156,16 @@ fn reply_failure(op: Op, before: &Model, expected: &str, got: &str) -> Failure {
 fn calls_failure(op: Op, before: &Model, expected: &[Call], got: &[Call]) -> Failure {
     let strategy = before.strategy;
     let mut failure = Failure::new(match op {
+        Op::Read { key }
+            if expected.is_empty()
+                && matches!(strategy, Strategy::WriteThrough | Strategy::WriteBehind)
+                && before.written.contains_key(&key) =>
+        {
+            format!(
+                "{strategy}: a write updates the cache, so the next read of the key is a hit, without calling the \
+                 store (key {key} was written before)"
+            )
+        }
         Op::Read { key } if expected.is_empty() => format!(
             "{strategy}: a read of a cached key is served from the cache, without calling the store (key {key} is \
              cached: it was loaded or written before)"

@@ -107,6 +107,12 @@ impl Session {
                  the key no longer exists"
             ));
         }
+        if matches!(args[0].as_str(), "TTL" | "PTTL") && expected == R::Int(-1) {
+            failure = failure.detail(
+                "this key has no expiry: SET without EX/PX, and PERSIST, remove a key's expiry (INCR and \
+                 aggregate changes keep it)",
+            );
+        }
         if !self.note.is_empty() {
             failure = failure.detail(format!("what this checks: {}", self.note));
         }
@@ -186,7 +192,9 @@ fn cli(g: &mut Grading, server: &mut Server) -> Result<(), Failure> {
 }
 
 fn raw_wire(g: &mut Grading, server: &mut Server) -> Result<(), Failure> {
-    g.scenario("RESP on the wire: pipelined and split commands, binary-safe strings, unknown commands");
+    g.scenario(
+        "RESP on the wire: pipelined and split commands, binary-safe strings, unknown commands",
+    );
     let mut raw = Raw::open(server)?;
     let expect = |raw: &mut Raw, sent: &str, want: R, rule: &str| -> Result<(), Failure> {
         let got = raw.read()?;
@@ -194,7 +202,10 @@ fn raw_wire(g: &mut Grading, server: &mut Server) -> Result<(), Failure> {
         if got.comparable() == want.comparable() {
             Ok(())
         } else {
-            Err(Failure::new(rule).expected(&want).got(&got).detail(format!("sent: {sent}")))
+            Err(Failure::new(rule)
+                .expected(&want)
+                .got(&got)
+                .detail(format!("sent: {sent}")))
         }
     };
     let pipeline = [
@@ -203,29 +214,44 @@ fn raw_wire(g: &mut Grading, server: &mut Server) -> Result<(), Failure> {
         encode(&["GET", "raw:a"]),
     ]
     .concat();
-    raw.write(&pipeline, None)?;
     let rule = "three commands sent in one write (pipelining) get three replies, in order";
-    expect(&mut raw, "SET raw:a 1 (pipelined)", R::Simple("OK".into()), rule)?;
+    raw.write(&pipeline, None, rule)?;
+    expect(
+        &mut raw,
+        "SET raw:a 1 (pipelined)",
+        R::Simple("OK".into()),
+        rule,
+    )?;
     expect(&mut raw, "INCR raw:a (pipelined)", R::Int(2), rule)?;
     expect(&mut raw, "GET raw:a (pipelined)", R::Bulk("2".into()), rule)?;
 
     let split = encode(&["SET", "raw:split", "a value that arrives in pieces"]);
-    raw.write(&split, Some(&[1, 3, 2, 7]))?;
     let rule = "a command may arrive in pieces (TCP is a stream, not messages): keep the partial bytes and \
                 wait for the rest, then answer once";
-    expect(&mut raw, "SET raw:split … (split into 1-7 byte writes)", R::Simple("OK".into()), rule)?;
+    raw.write(&split, Some(&[1, 3, 2, 7]), rule)?;
+    expect(
+        &mut raw,
+        "SET raw:split … (split into 1-7 byte writes)",
+        R::Simple("OK".into()),
+        rule,
+    )?;
 
     let binary = "line one\r\nline two";
-    raw.write(&encode(&["SET", "raw:bin", binary]), None)?;
-    raw.write(&encode(&["GET", "raw:bin"]), Some(&[5]))?;
     let rule = "bulk strings are binary-safe: read exactly the announced length, even when the value \
                 holds \\r\\n";
-    expect(&mut raw, "SET raw:bin \"line one\\r\\nline two\"", R::Simple("OK".into()), rule)?;
+    raw.write(&encode(&["SET", "raw:bin", binary]), None, rule)?;
+    raw.write(&encode(&["GET", "raw:bin"]), Some(&[5]), rule)?;
+    expect(
+        &mut raw,
+        "SET raw:bin \"line one\\r\\nline two\"",
+        R::Simple("OK".into()),
+        rule,
+    )?;
     expect(&mut raw, "GET raw:bin", R::Bulk(binary.into()), rule)?;
 
-    raw.write(&encode(&["NOSUCHCOMMAND", "x"]), None)?;
-    raw.write(&encode(&["PING"]), None)?;
     let rule = "an unknown command answers an error reply (-ERR …) and the connection goes on";
+    raw.write(&encode(&["NOSUCHCOMMAND", "x"]), None, rule)?;
+    raw.write(&encode(&["PING"]), None, rule)?;
     expect(&mut raw, "NOSUCHCOMMAND x", R::Err("ERR".into()), rule)?;
     expect(&mut raw, "PING", R::Simple("PONG".into()), rule)?;
     Ok(())
@@ -233,9 +259,10 @@ fn raw_wire(g: &mut Grading, server: &mut Server) -> Result<(), Failure> {
 
 fn strings(g: &mut Grading, s: &mut Session) -> Result<(), Failure> {
     g.scenario("strings and counters, and WRONGTYPE between types");
-    s.note = "strings hold bytes; INCR works on base-10 integers; a command for another type answers \
+    s.note =
+        "strings hold bytes; INCR works on base-10 integers; a command for another type answers \
               WRONGTYPE and never converts"
-        .to_string();
+            .to_string();
     s.suite(
         g,
         &[
@@ -409,7 +436,9 @@ fn trending(g: &mut Grading, s: &mut Session) -> Result<(), Failure> {
               WITHSCORES for the top 10 (ties by member, reversed); the set disappears when the hour expires"
         .to_string();
     let rng = g.rng();
-    let posts: Vec<String> = (0..25).map(|i| format!("post:{:03}", (i * 37) % 100)).collect();
+    let posts: Vec<String> = (0..25)
+        .map(|i| format!("post:{:03}", (i * 37) % 100))
+        .collect();
     let mut views = Vec::new();
     for _ in 0..300 {
         // A few hot posts get most views; a handful of scores end equal, so ties are exercised.
@@ -495,9 +524,12 @@ fn pubsub(g: &mut Grading, s: &mut Session) -> Result<(), Failure> {
     ] {
         let _ = pubsub.set_read_timeout(Some(std::time::Duration::from_secs(5)));
         for (channel, payload) in expected {
-            let message = pubsub
-                .get_message()
-                .map_err(|e| to_failure(&format!("{who} did not receive {payload:?} on {channel}"), e))?;
+            let message = pubsub.get_message().map_err(|e| {
+                to_failure(
+                    &format!("{who} did not receive {payload:?} on {channel}"),
+                    e,
+                )
+            })?;
             let got_payload: String = message.get_payload().unwrap_or_default();
             let got = (message.get_channel_name().to_string(), got_payload);
             g.record("subscriber", who, &format!("message {} {:?}", got.0, got.1));
@@ -517,7 +549,8 @@ fn pubsub(g: &mut Grading, s: &mut Session) -> Result<(), Failure> {
 
 fn trace(g: &mut Grading, s: &mut Session) -> Result<(), Failure> {
     g.scenario("a seeded trace of commands of every type, from two connections, against the model");
-    s.note = "a seeded mix of every rule above on a few shared keys; replay it with the seed".to_string();
+    s.note = "a seeded mix of every rule above on a few shared keys; replay it with the seed"
+        .to_string();
     let mut other = Client::connect(&mut s.server)?;
     let mut rng = g.rng().fork(6);
     for _ in 0..TRACE_COMMANDS {
@@ -539,18 +572,36 @@ fn random_command(rng: &mut Rng, model: &Model) -> Vec<String> {
     let index = |rng: &mut Rng| (rng.range(0, 8) as i64 - 4).to_string();
     let command: Vec<String> = match rng.below(30) {
         0 => vec!["SET".into(), key, small],
-        1 => vec!["SET".into(), key, small, "PX".into(), rng.range(1, 3000).to_string()],
+        1 => vec![
+            "SET".into(),
+            key,
+            small,
+            "PX".into(),
+            rng.range(1, 3000).to_string(),
+        ],
         2 => vec!["GET".into(), key],
         3 => vec!["INCR".into(), key],
-        4 => vec!["INCRBY".into(), key, (rng.range(0, 20) as i64 - 10).to_string()],
+        4 => vec![
+            "INCRBY".into(),
+            key,
+            (rng.range(0, 20) as i64 - 10).to_string(),
+        ],
         5 => vec!["DEL".into(), key],
         6 => vec!["EXISTS".into(), key, format!("k{}", rng.below(6))],
         7 => vec!["TYPE".into(), key],
-        8 => vec!["PEXPIRE".into(), key, (rng.range(0, 3000) as i64 - 200).to_string()],
+        8 => vec![
+            "PEXPIRE".into(),
+            key,
+            (rng.range(0, 3000) as i64 - 200).to_string(),
+        ],
         9 => vec!["TTL".into(), key],
         10 => vec!["PTTL".into(), key],
         11 => vec!["PERSIST".into(), key],
-        12 => vec![["LPUSH", "RPUSH"][rng.below(2) as usize].into(), key, member],
+        12 => vec![
+            ["LPUSH", "RPUSH"][rng.below(2) as usize].into(),
+            key,
+            member,
+        ],
         13 => vec![["LPOP", "RPOP"][rng.below(2) as usize].into(), key],
         14 => vec!["LRANGE".into(), key, index(rng), index(rng)],
         15 => vec!["SADD".into(), key, member, format!("m{}", rng.below(5))],
@@ -563,9 +614,18 @@ fn random_command(rng: &mut Rng, model: &Model) -> Vec<String> {
         22 => vec!["ZADD".into(), key, rng.range(0, 4).to_string(), member],
         23 => vec!["ZINCRBY".into(), key, rng.range(0, 3).to_string(), member],
         24 => vec!["ZREM".into(), key, member],
-        25 => vec!["ZRANGE".into(), key, index(rng), index(rng), "WITHSCORES".into()],
+        25 => vec![
+            "ZRANGE".into(),
+            key,
+            index(rng),
+            index(rng),
+            "WITHSCORES".into(),
+        ],
         26 => vec!["ZREVRANGE".into(), key, "0".into(), "-1".into()],
-        27 => vec![["LLEN", "SCARD", "HLEN", "ZCARD"][rng.below(4) as usize].into(), key],
+        27 => vec![
+            ["LLEN", "SCARD", "HLEN", "ZCARD"][rng.below(4) as usize].into(),
+            key,
+        ],
         _ => {
             // Move the clock: often a little, sometimes exactly onto a deadline.
             let deadlines = model.deadlines();

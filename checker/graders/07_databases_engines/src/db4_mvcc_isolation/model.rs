@@ -214,3 +214,33 @@ impl Model {
             .map(|(&other, _)| other)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Write skew: snapshot commits both transactions, serializable refuses the second.
+    #[test]
+    fn write_skew_per_level() {
+        for (level, second) in [
+            (Level::Snapshot, Ok(())),
+            (Level::Serializable, Err(Reason::Serialization)),
+        ] {
+            let mut model = Model::default();
+            model.begin(1, Level::ReadCommitted);
+            model.write(1, "a", 1);
+            model.write(1, "b", 1);
+            assert_eq!(model.commit(1), Some(Ok(())));
+            model.begin(2, level);
+            model.begin(3, level);
+            for tx in [2, 3] {
+                assert_eq!(model.read(tx, "a"), Some(Some(1)));
+                assert_eq!(model.read(tx, "b"), Some(Some(1)));
+            }
+            model.write(2, "a", 0);
+            model.write(3, "b", 0);
+            assert_eq!(model.commit(2), Some(Ok(())));
+            assert_eq!(model.commit(3), Some(second));
+        }
+    }
+}

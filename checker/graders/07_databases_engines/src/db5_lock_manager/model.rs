@@ -273,3 +273,35 @@ impl Model {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A cycle through a queue entry is found, and the youngest on it is the victim.
+    #[test]
+    fn cycle_through_a_queue() {
+        let mut model = Model::default();
+        for tx in 1..=3 {
+            model.begin(tx);
+        }
+        model.lock(3, "b", Mode::X);
+        model.lock(1, "a", Mode::S);
+        model.lock(2, "a", Mode::X);
+        model.lock(3, "a", Mode::S);
+        assert_eq!(
+            model.lock(1, "b", Mode::X),
+            Some(vec![
+                Event::Waiting {
+                    tx: 1,
+                    row: "b".into()
+                },
+                Event::Aborted { tx: 3 },
+                Event::Granted {
+                    tx: 1,
+                    row: "b".into()
+                },
+            ])
+        );
+    }
+}

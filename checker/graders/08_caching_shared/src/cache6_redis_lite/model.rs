@@ -106,8 +106,16 @@ fn parse_int(s: &str) -> Option<i64> {
 
 fn range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
     let len = len as i64;
-    let start = if start < 0 { (len + start).max(0) } else { start };
-    let stop = if stop < 0 { len + stop } else { stop.min(len - 1) };
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let stop = if stop < 0 {
+        len + stop
+    } else {
+        stop.min(len - 1)
+    };
     (start <= stop && start < len).then_some((start as usize, stop as usize))
 }
 
@@ -201,7 +209,8 @@ impl Model {
                 };
                 let deadline = ttl.map(|ms| self.now + ms);
                 self.emptied.remove(*k);
-                self.keys.insert(k.to_string(), (V::Str(v.to_string()), deadline));
+                self.keys
+                    .insert(k.to_string(), (V::Str(v.to_string()), deadline));
                 R::Simple("OK".to_string())
             }
             ["DEL" | "EXISTS", keys @ ..] if !keys.is_empty() => {
@@ -257,7 +266,11 @@ impl Model {
                     Some((_, None)) => R::Int(-1),
                     Some((_, Some(at))) => {
                         let left = (*at - now) as i64;
-                        R::Int(if a[0] == "PTTL" { left } else { (left + 500) / 1000 })
+                        R::Int(if a[0] == "PTTL" {
+                            left
+                        } else {
+                            (left + 500) / 1000
+                        })
                     }
                 }
             }
@@ -373,7 +386,9 @@ impl Model {
             ["HDEL", k, fields @ ..] if !fields.is_empty() => {
                 let n = match self.live(k) {
                     None => 0,
-                    Some((V::Hash(h), _)) => fields.iter().filter(|f| h.remove(**f).is_some()).count(),
+                    Some((V::Hash(h), _)) => {
+                        fields.iter().filter(|f| h.remove(**f).is_some()).count()
+                    }
                     Some(_) => return wrong(),
                 };
                 self.drop_empty(k);
@@ -453,7 +468,9 @@ impl Model {
             ["ZREM", k, members @ ..] if !members.is_empty() => {
                 let n = match self.live(k) {
                     None => 0,
-                    Some((V::Z(z), _)) => members.iter().filter(|m| z.remove(**m).is_some()).count(),
+                    Some((V::Z(z), _)) => {
+                        members.iter().filter(|m| z.remove(**m).is_some()).count()
+                    }
                     Some(_) => return wrong(),
                 };
                 self.drop_empty(k);
@@ -492,7 +509,9 @@ impl Model {
                         .collect(),
                 )
             }
-            [name, ..] => err(&format!("unknown command or wrong number of arguments for '{name}'")),
+            [name, ..] => err(&format!(
+                "unknown command or wrong number of arguments for '{name}'"
+            )),
             [] => err("empty command"),
         }
     }

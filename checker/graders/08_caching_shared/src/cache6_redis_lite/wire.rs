@@ -152,20 +152,35 @@ impl Raw {
         })
     }
 
-    /// Writes `bytes`, all at once or in pieces of the given sizes.
-    pub fn write(&mut self, bytes: &[u8], pieces: Option<&[usize]>) -> Result<(), Failure> {
+    /// Writes `bytes`, all at once or in pieces of the given sizes; a server that closes the connection
+    /// meanwhile breaks `rule`, and what it said before closing is shown.
+    pub fn write(
+        &mut self,
+        bytes: &[u8],
+        pieces: Option<&[usize]>,
+        rule: &str,
+    ) -> Result<(), Failure> {
         let written = match pieces {
             Some(sizes) => backlings_grade::http::write_in_pieces(&mut self.writer, bytes, sizes),
             None => self.writer.write_all(bytes),
         };
-        written.map_err(|e| Failure::new(format!("could not send to the server: {e}")))
+        written.map_err(|e| {
+            let said = match read_reply(&mut self.reader) {
+                Ok(reply) => format!(", after answering {reply}"),
+                Err(_) => String::new(),
+            };
+            Failure::new(rule)
+                .expected("the server reads on until the command is complete, then answers it")
+                .got(format!(
+                    "the server closed the connection while the command was being sent ({e}){said}"
+                ))
+        })
     }
 
     /// Reads one reply.
     pub fn read(&mut self) -> Result<R, Failure> {
-        read_reply(&mut self.reader).map_err(|e| {
-            Failure::new(format!("no valid RESP2 reply came back: {e}"))
-        })
+        read_reply(&mut self.reader)
+            .map_err(|e| Failure::new(format!("no valid RESP2 reply came back: {e}")))
     }
 }
 
@@ -190,7 +205,10 @@ fn read_reply(reader: &mut impl BufRead) -> std::io::Result<R> {
         .strip_suffix("\r\n")
         .ok_or_else(|| bad(format!("a reply line must end with \\r\\n: {line:?}")))?;
     let (kind, rest) = line.split_at(line.len().min(1));
-    let number = || rest.parse::<i64>().map_err(|_| bad(format!("not a number in {line:?}")));
+    let number = || {
+        rest.parse::<i64>()
+            .map_err(|_| bad(format!("not a number in {line:?}")))
+    };
     Ok(match kind {
         "+" => R::Simple(rest.to_string()),
         "-" => R::Err(rest.to_string()),

@@ -1,0 +1,607 @@
+//! # Multi-factor authentication: TOTP, SMS codes and WebAuthn
+//!
+//! A password can be phished, guessed or bought in a breach dump. A second factor asks for something the
+//! attacker does not have: a phone that computes codes (**TOTP**), a phone number that receives one (**SMS
+//! OTP**), or a hardware key that signs a challenge (**WebAuthn/FIDO2**, passkeys). This file verifies all
+//! three, the way a login service's MFA step does.
+//!
+//! ## TOTP (RFC 6238, on top of HOTP, RFC 4226)
+//!
+//! The user's app and the server share a secret. A code is
+//! `HOTP(secret, T) = Truncate(HMAC(secret, T as 8 big-endian bytes)) mod 10^digits` with
+//! `T = floor(unix_time / 30)`: the *dynamic truncation* takes the low 4 bits of the last HMAC byte as an
+//! offset, reads 4 bytes there as a big-endian number, and clears its top bit. RFC 6238 allows HMAC-SHA-1,
+//! -256 and -512; authenticator apps use SHA-1, 6 digits, 30 s. Codes are left-padded with zeros.
+//!
+//! Clocks drift, and a user types slowly, so the server accepts the step before and after the current one
+//! (±1 step). But an accepted code must **never be accepted again** (RFC 6238 §5.2): someone who shoulder-
+//! surfed or phished it would have up to 90 s to reuse it. So the server remembers the last step it accepted
+//! and only accepts later steps. A 6-digit code is also guessable in a million tries, so failures are
+//! **capped**: five refused codes in a row lock the factor for 15 minutes.
+//!
+//! ## SMS codes
+//!
+//! The server draws a random 6-digit code, sends it through an SMS gateway, and keeps it for 5 minutes. It
+//! never appears in an API response (or the attacker who triggers the send would just read it), it dies after
+//! three wrong guesses, it works once, and a new send replaces the old code. SMS is the weakest factor (SIM
+//! swaps, SS7 interception); NIST SP 800-63B calls it "restricted".
+//!
+//! ## WebAuthn assertions
+//!
+//! At registration the authenticator creates a key pair and the server stores the public key. At login the
+//! server sends a random **challenge**; the authenticator signs `authenticatorData || SHA-256(clientDataJSON)`
+//! where `clientDataJSON` (written by the browser) holds the `type` (`webauthn.get`), the `challenge` and the
+//! `origin` of the page, and `authenticatorData` is `SHA-256(rp id)` (32 bytes) `|| flags` (1 byte, bit 0 =
+//! user present) `|| signCount` (4 bytes, big-endian). The origin and the rp id hash are what make WebAuthn
+//! phishing-proof: a look-alike site gets a signature for *its* origin, useless here. The **sign counter**
+//! grows with every use; a counter that does not grow means two authenticators share one key: a clone. (An
+//! authenticator without a counter always sends 0; that is allowed while the stored counter is 0 too.)
+//!
+//! ## The contract (JSON lines; time is `now_ms` in each request)
+//!
+//! | request | reply |
+//! |---|---|
+//! | `{"op":"totp","secret_hex","unix_time","digits","algorithm":"SHA1"\|"SHA256"\|"SHA512"}` | `{"code":"…"}` |
+//! | `{"op":"enroll_totp","user","secret_hex"}` | `{"ok":true}` |
+//! | `{"op":"verify_totp","user","code","now_ms"}` | `{"ok":true}` or `{"ok":false,"reason":R}` |
+//! | `{"op":"sms_send","user","phone","now_ms"}` | `{"ok":true}` (the code goes to the gateway only) |
+//! | `{"op":"sms_verify","user","code","now_ms"}` | `{"ok":true}` or `{"ok":false,"reason":R}` |
+//! | `{"op":"webauthn_register","user","credential_id","public_key_hex"}` | `{"ok":true}` |
+//! | `{"op":"webauthn_challenge","user"}` | `{"challenge":"<base64url of 32 random bytes>"}` |
+//! | `{"op":"webauthn_assert","user","credential_id","authenticator_data_hex","client_data_json","signature_hex"}` | `{"ok":true}` or `{"ok":false,"reason":R}` |
+//!
+//! - `verify_totp` (SHA-1, 6 digits, 30 s): `not_enrolled`; `locked` while locked (not counted);
+//!   `replay` for a code of a step at or before the last accepted one; `invalid` otherwise. Five refusals
+//!   in a row (`invalid` or `replay`) lock the factor until 15 minutes after the fifth; a success resets the
+//!   count.
+//! - `sms_verify`: `no_code` when none is pending (never sent, already used); `expired` from 5 minutes after
+//!   the send (`now_ms >= sent + 300000`); `too_many_attempts` once three wrong codes were tried; `invalid`
+//!   for a wrong code. `sms_send` answers `{"ok":false,"reason":"gateway_error"}` when the gateway refuses,
+//!   and then no code is pending.
+//! - `webauthn_assert` consumes the user's challenge first (`no_challenge` if there is none), then:
+//!   `unknown_credential`, `bad_type`, `bad_challenge`, `bad_origin` (not `https://login.backlings.test`),
+//!   `bad_rp` (hash of another rp id than `login.backlings.test`), `user_not_present`, `bad_signature`,
+//!   `counter_regression`.
+//!
+//! ## Pitfalls
+//!
+//! - Truncating at a fixed offset, or forgetting to clear the top bit: right for some codes, wrong for others.
+//! - A window without replay protection; or replay protection by remembering the *code* (the same digits
+//!   come back in another step) instead of the *step*.
+//! - An unlimited number of guesses at a 6-digit code.
+//! - Returning the SMS code in the response "for debugging".
+//! - Checking the signature but not the origin, rp id or challenge: a phishing site's assertion verifies.
+//!
+//! Roadmap: MFA: TOTP, SMS, WebAuthn/FIDO2.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use backlings_harness::stdio::{from_hex, serve_json_lines};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use hmac::{Hmac, Mac};
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha1::Sha1;
+use sha2::{Digest, Sha256, Sha512};
+
+/// The TOTP time step.
+pub const PERIOD_S: u64 = 30;
+/// Refusals in a row that lock the TOTP factor.
+pub const MAX_TOTP_FAILURES: u32 = 5;
+/// How long a TOTP lock lasts.
+pub const TOTP_LOCK_MS: u64 = 15 * 60 * 1000;
+/// How long an SMS code lives.
+pub const SMS_TTL_MS: u64 = 5 * 60 * 1000;
+/// Wrong guesses an SMS code survives.
+pub const SMS_MAX_ATTEMPTS: u32 = 3;
+/// The relying party: the site the WebAuthn credentials belong to.
+pub const RP_ID: &str = "login.backlings.test";
+/// The only page allowed to ask for an assertion.
+pub const ORIGIN: &str = "https://login.backlings.test";
+
+/// The HMAC of a TOTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Algorithm {
+    #[serde(rename = "SHA1")]
+    Sha1,
+    #[serde(rename = "SHA256")]
+    Sha256,
+    #[serde(rename = "SHA512")]
+    Sha512,
+}
+
+/// Why a factor was refused; the reply carries it in snake_case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    NotEnrolled,
+    Invalid,
+    Replay,
+    Locked,
+    NoCode,
+    Expired,
+    TooManyAttempts,
+    GatewayError,
+    NoChallenge,
+    UnknownCredential,
+    BadType,
+    BadChallenge,
+    BadOrigin,
+    BadRp,
+    UserNotPresent,
+    BadSignature,
+    CounterRegression,
+}
+
+/// `HMAC(key, message)` with `algorithm` (provided).
+fn hmac(algorithm: Algorithm, key: &[u8], message: &[u8]) -> Vec<u8> {
+    fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], message: &[u8]) -> Vec<u8> {
+        let mut mac = <M as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
+        mac.update(message);
+        mac.finalize().into_bytes().to_vec()
+    }
+    match algorithm {
+        Algorithm::Sha1 => run::<Hmac<Sha1>>(key, message),
+        Algorithm::Sha256 => run::<Hmac<Sha256>>(key, message),
+        Algorithm::Sha512 => run::<Hmac<Sha512>>(key, message),
+    }
+}
+
+/// The HOTP code (RFC 4226 §5.3) of `counter`, `digits` long, left-padded with zeros.
+pub fn hotp(secret: &[u8], counter: u64, digits: u32, algorithm: Algorithm) -> String {
+    // TODO: HMAC the counter (8 bytes, big-endian), then dynamic truncation, then mod 10^digits, padded.
+    todo!()
+}
+
+/// The TOTP code (RFC 6238) at `unix_time` seconds.
+pub fn totp(secret: &[u8], unix_time: u64, digits: u32, algorithm: Algorithm) -> String {
+    // TODO: the HOTP of the time step.
+    todo!()
+}
+
+/// A pending SMS code.
+#[derive(Debug, Clone)]
+struct SmsCode {
+    code: String,
+    sent_ms: u64,
+    // TODO: what the cap on wrong guesses needs to remember.
+}
+
+/// A registered WebAuthn credential.
+#[derive(Debug, Clone)]
+struct Credential {
+    public_key: [u8; 32],
+    sign_count: u32,
+}
+
+/// Everything the server knows about one user's second factors.
+#[derive(Debug, Default)]
+struct UserFactors {
+    totp_secret: Option<Vec<u8>>,
+    // TODO: what TOTP replay protection and the lockout need to remember.
+    sms: Option<SmsCode>,
+    credentials: HashMap<String, Credential>,
+    challenge: Option<String>,
+}
+
+/// The MFA service.
+pub struct Mfa {
+    users: HashMap<String, UserFactors>,
+    rng: ChaCha8Rng,
+    gateway: String,
+}
+
+impl Mfa {
+    /// A service that sends SMS through `gateway` and draws codes and challenges from `rng` (provided).
+    pub fn new(gateway: String, rng: ChaCha8Rng) -> Self {
+        Mfa {
+            users: HashMap::new(),
+            rng,
+            gateway,
+        }
+    }
+
+    /// Enrolls (or re-enrolls) `user` for TOTP (provided).
+    pub fn enroll_totp(&mut self, user: &str, secret: Vec<u8>) {
+        let factors = self.users.entry(user.to_string()).or_default();
+        *factors = UserFactors {
+            totp_secret: Some(secret),
+            credentials: std::mem::take(&mut factors.credentials),
+            ..UserFactors::default()
+        };
+    }
+
+    /// Registers a WebAuthn credential of `user`, its sign counter at 0 (provided).
+    pub fn webauthn_register(&mut self, user: &str, credential_id: &str, public_key: [u8; 32]) {
+        self.users
+            .entry(user.to_string())
+            .or_default()
+            .credentials
+            .insert(
+                credential_id.to_string(),
+                Credential {
+                    public_key,
+                    sign_count: 0,
+                },
+            );
+    }
+
+    /// Checks a TOTP code (SHA-1, 6 digits) of `user` at `now_ms`.
+    pub fn verify_totp(&mut self, user: &str, code: &str, now_ms: u64) -> Result<(), Refusal> {
+        // TODO: refuse while locked; accept a code of the current step or one step either side, but only a
+        // step later than the last accepted one (replay otherwise); count refusals and lock after five.
+        todo!()
+    }
+
+    /// Draws a 6-digit code for `user`, sends it to `phone` through the gateway, and keeps it pending.
+    pub fn sms_send(&mut self, user: &str, phone: &str, now_ms: u64) -> Result<(), Refusal> {
+        // TODO: draw a random 6-digit code, send it with `send_sms`, and keep it pending (only if it was sent;
+        // a send always replaces the previous code).
+        todo!()
+    }
+
+    /// Checks the pending SMS code of `user` at `now_ms`.
+    pub fn sms_verify(&mut self, user: &str, code: &str, now_ms: u64) -> Result<(), Refusal> {
+        // TODO: no_code, expired, too_many_attempts, invalid (counted), or success (the code is used up).
+        todo!()
+    }
+
+    /// A fresh challenge for `user`: 32 random bytes in base64url, replacing any earlier one.
+    pub fn webauthn_challenge(&mut self, user: &str) -> String {
+        // TODO: 32 random bytes in base64url (no padding), remembered as the user's only pending challenge.
+        todo!()
+    }
+
+    /// Verifies a WebAuthn assertion of `user`.
+    pub fn webauthn_assert(
+        &mut self,
+        user: &str,
+        credential_id: &str,
+        authenticator_data: &[u8],
+        client_data_json: &str,
+        signature: &[u8],
+    ) -> Result<(), Refusal> {
+        // TODO: consume the challenge, then check the credential, the client data (type, challenge, origin),
+        // the authenticator data (rp id hash, user present), the signature, and the sign counter.
+        todo!()
+    }
+}
+
+/// Sends `code` to `phone` through the SMS gateway at `gateway` (provided): `POST {gateway}/sms` with
+/// `{"to","text"}`; any status other than 2xx is an error.
+pub fn send_sms(gateway: &str, phone: &str, code: &str) -> Result<(), String> {
+    let address = gateway
+        .strip_prefix("http://")
+        .ok_or("the gateway URL must start with http://")?;
+    let body = json!({
+        "to": phone,
+        "text": format!("Your backlings code is {code}. It expires in 5 minutes."),
+    })
+    .to_string();
+    let mut stream = TcpStream::connect(address).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    write!(
+        stream,
+        "POST /sms HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .map_err(|e| e.to_string())?;
+    match response.split(' ').nth(1) {
+        Some(status) if status.starts_with('2') => Ok(()),
+        other => Err(format!("the gateway answered {other:?}")),
+    }
+}
+
+/// One request of the protocol (provided).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum Request {
+    Totp {
+        secret_hex: String,
+        unix_time: u64,
+        digits: u32,
+        algorithm: Algorithm,
+    },
+    EnrollTotp {
+        user: String,
+        secret_hex: String,
+    },
+    VerifyTotp {
+        user: String,
+        code: String,
+        now_ms: u64,
+    },
+    SmsSend {
+        user: String,
+        phone: String,
+        now_ms: u64,
+    },
+    SmsVerify {
+        user: String,
+        code: String,
+        now_ms: u64,
+    },
+    WebauthnRegister {
+        user: String,
+        credential_id: String,
+        public_key_hex: String,
+    },
+    WebauthnChallenge {
+        user: String,
+    },
+    WebauthnAssert {
+        user: String,
+        credential_id: String,
+        authenticator_data_hex: String,
+        client_data_json: String,
+        signature_hex: String,
+    },
+}
+
+/// `{"ok":true}` or `{"ok":false,"reason":"snake_case"}` (provided).
+fn verdict(result: Result<(), Refusal>) -> Value {
+    match result {
+        Ok(()) => json!({ "ok": true }),
+        Err(refusal) => {
+            let name = format!("{refusal:?}");
+            let mut reason = String::new();
+            for (i, c) in name.chars().enumerate() {
+                if c.is_ascii_uppercase() && i > 0 {
+                    reason.push('_');
+                }
+                reason.push(c.to_ascii_lowercase());
+            }
+            json!({ "ok": false, "reason": reason })
+        }
+    }
+}
+
+fn handle(mfa: &mut Mfa, request: Request) -> Result<Value, String> {
+    Ok(match request {
+        Request::Totp {
+            secret_hex,
+            unix_time,
+            digits,
+            algorithm,
+        } => json!({ "code": totp(&from_hex(&secret_hex)?, unix_time, digits, algorithm) }),
+        Request::EnrollTotp { user, secret_hex } => {
+            mfa.enroll_totp(&user, from_hex(&secret_hex)?);
+            json!({ "ok": true })
+        }
+        Request::VerifyTotp { user, code, now_ms } => {
+            verdict(mfa.verify_totp(&user, &code, now_ms))
+        }
+        Request::SmsSend {
+            user,
+            phone,
+            now_ms,
+        } => verdict(mfa.sms_send(&user, &phone, now_ms)),
+        Request::SmsVerify { user, code, now_ms } => verdict(mfa.sms_verify(&user, &code, now_ms)),
+        Request::WebauthnRegister {
+            user,
+            credential_id,
+            public_key_hex,
+        } => {
+            let key: [u8; 32] = from_hex(&public_key_hex)?
+                .try_into()
+                .map_err(|_| "an Ed25519 public key is 32 bytes".to_string())?;
+            mfa.webauthn_register(&user, &credential_id, key);
+            json!({ "ok": true })
+        }
+        Request::WebauthnChallenge { user } => {
+            json!({ "challenge": mfa.webauthn_challenge(&user) })
+        }
+        Request::WebauthnAssert {
+            user,
+            credential_id,
+            authenticator_data_hex,
+            client_data_json,
+            signature_hex,
+        } => verdict(mfa.webauthn_assert(
+            &user,
+            &credential_id,
+            &from_hex(&authenticator_data_hex)?,
+            &client_data_json,
+            &from_hex(&signature_hex)?,
+        )),
+    })
+}
+
+/// Serves the MFA service over JSON lines (provided: you do not need to change this).
+fn main() {
+    let gateway =
+        std::env::var("SMS_GATEWAY_URL").unwrap_or_else(|_| "http://127.0.0.1:9".to_string());
+    // A real server draws codes and challenges from the OS (`OsRng`); seeded here so a grading replays.
+    let seed = std::env::var("BACKLINGS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut mfa = Mfa::new(gateway, ChaCha8Rng::seed_from_u64(seed));
+    serve_json_lines(|request: Request| {
+        handle(&mut mfa, request).unwrap_or_else(|why| json!({ "error": why }))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::{Signer, SigningKey};
+
+    const SHA1_KEY: &[u8] = b"12345678901234567890";
+    const SHA256_KEY: &[u8] = b"12345678901234567890123456789012";
+    const SHA512_KEY: &[u8] = b"1234567890123456789012345678901234567890123456789012345678901234";
+
+    fn mfa() -> Mfa {
+        Mfa::new(
+            "http://127.0.0.1:9".to_string(),
+            ChaCha8Rng::seed_from_u64(7),
+        )
+    }
+
+    // RFC 4226 Appendix D: the HOTP values of counters 0 to 9.
+    #[test]
+    fn hotp_matches_rfc_4226() {
+        let expected = [
+            "755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583",
+            "399871", "520489",
+        ];
+        for (counter, code) in expected.iter().enumerate() {
+            assert_eq!(hotp(SHA1_KEY, counter as u64, 6, Algorithm::Sha1), *code);
+        }
+    }
+
+    // RFC 6238 Appendix B: every test vector, for SHA-1, SHA-256 and SHA-512.
+    #[test]
+    fn totp_matches_rfc_6238() {
+        let vectors = [
+            (59, "94287082", "46119246", "90693936"),
+            (1111111109, "07081804", "68084774", "25091201"),
+            (1111111111, "14050471", "67062674", "99943326"),
+            (1234567890, "89005924", "91819424", "93441116"),
+            (2000000000, "69279037", "90698825", "38618901"),
+            (20000000000, "65353130", "77737706", "47863826"),
+        ];
+        for (time, sha1, sha256, sha512) in vectors {
+            assert_eq!(
+                totp(SHA1_KEY, time, 8, Algorithm::Sha1),
+                sha1,
+                "SHA1 at {time}"
+            );
+            assert_eq!(
+                totp(SHA256_KEY, time, 8, Algorithm::Sha256),
+                sha256,
+                "SHA256 at {time}"
+            );
+            assert_eq!(
+                totp(SHA512_KEY, time, 8, Algorithm::Sha512),
+                sha512,
+                "SHA512 at {time}"
+            );
+        }
+    }
+
+    // The previous and next steps are accepted; two steps away is not.
+    #[test]
+    fn totp_accepts_one_step_either_side() {
+        let mut m = mfa();
+        m.enroll_totp("ada", SHA1_KEY.to_vec());
+        let now_ms = 1_700_000_000_000;
+        let step = now_ms / 1000 / PERIOD_S;
+        let code = |s| hotp(SHA1_KEY, s, 6, Algorithm::Sha1);
+        assert_eq!(
+            m.verify_totp("ada", &code(step - 2), now_ms),
+            Err(Refusal::Invalid)
+        );
+        assert_eq!(m.verify_totp("ada", &code(step - 1), now_ms), Ok(()));
+        assert_eq!(
+            m.verify_totp("ada", &code(step + 2), now_ms),
+            Err(Refusal::Invalid)
+        );
+        assert_eq!(m.verify_totp("ada", &code(step + 1), now_ms), Ok(()));
+    }
+
+    // An accepted code, or a code of an earlier step, is a replay.
+    #[test]
+    fn totp_codes_work_once() {
+        let mut m = mfa();
+        m.enroll_totp("ada", SHA1_KEY.to_vec());
+        let now_ms = 1_700_000_000_000;
+        let step = now_ms / 1000 / PERIOD_S;
+        let code = |s| hotp(SHA1_KEY, s, 6, Algorithm::Sha1);
+        assert_eq!(m.verify_totp("ada", &code(step), now_ms), Ok(()));
+        assert_eq!(
+            m.verify_totp("ada", &code(step), now_ms),
+            Err(Refusal::Replay)
+        );
+        assert_eq!(
+            m.verify_totp("ada", &code(step - 1), now_ms),
+            Err(Refusal::Replay)
+        );
+    }
+
+    // Five refusals in a row lock the factor for exactly 15 minutes.
+    #[test]
+    fn five_failures_lock_totp() {
+        let mut m = mfa();
+        m.enroll_totp("ada", SHA1_KEY.to_vec());
+        let t = 1_700_000_000_000;
+        for _ in 0..MAX_TOTP_FAILURES {
+            assert_eq!(m.verify_totp("ada", "000000x", t), Err(Refusal::Invalid));
+        }
+        let later = t + TOTP_LOCK_MS - 1;
+        let good = totp(SHA1_KEY, later / 1000, 6, Algorithm::Sha1);
+        assert_eq!(m.verify_totp("ada", &good, later), Err(Refusal::Locked));
+        let good = totp(SHA1_KEY, (later + 1) / 1000, 6, Algorithm::Sha1);
+        assert_eq!(m.verify_totp("ada", &good, later + 1), Ok(()));
+    }
+
+    // Without a pending code there is nothing to verify; a failed send leaves none pending.
+    #[test]
+    fn sms_without_a_pending_code() {
+        let mut m = mfa();
+        assert_eq!(m.sms_verify("bob", "123456", 0), Err(Refusal::NoCode));
+        assert_eq!(
+            m.sms_send("bob", "+15550100", 0),
+            Err(Refusal::GatewayError)
+        );
+        assert_eq!(m.sms_verify("bob", "123456", 0), Err(Refusal::NoCode));
+    }
+
+    fn assertion(
+        key: &SigningKey,
+        challenge: &str,
+        origin: &str,
+        count: u32,
+    ) -> (Vec<u8>, String, Vec<u8>) {
+        let mut data = Sha256::digest(RP_ID).to_vec();
+        data.push(0x01);
+        data.extend_from_slice(&count.to_be_bytes());
+        let client =
+            json!({"type": "webauthn.get", "challenge": challenge, "origin": origin}).to_string();
+        let mut signed = data.clone();
+        signed.extend_from_slice(&Sha256::digest(client.as_bytes()));
+        (data, client, key.sign(&signed).to_bytes().to_vec())
+    }
+
+    // A good assertion passes once; the same counter again is a clone; a phishing origin is refused.
+    #[test]
+    fn webauthn_checks_origin_challenge_and_counter() {
+        let mut m = mfa();
+        let key = SigningKey::from_bytes(&[7; 32]);
+        m.webauthn_register("eve", "cred-1", key.verifying_key().to_bytes());
+        let challenge = m.webauthn_challenge("eve");
+        let (data, client, sig) = assertion(&key, &challenge, ORIGIN, 1);
+        assert_eq!(
+            m.webauthn_assert("eve", "cred-1", &data, &client, &sig),
+            Ok(())
+        );
+        assert_eq!(
+            m.webauthn_assert("eve", "cred-1", &data, &client, &sig),
+            Err(Refusal::NoChallenge)
+        );
+        let challenge = m.webauthn_challenge("eve");
+        let (data, client, sig) =
+            assertion(&key, &challenge, "https://login.backlings.test.evil", 2);
+        assert_eq!(
+            m.webauthn_assert("eve", "cred-1", &data, &client, &sig),
+            Err(Refusal::BadOrigin)
+        );
+        let challenge = m.webauthn_challenge("eve");
+        let (data, client, sig) = assertion(&key, &challenge, ORIGIN, 1);
+        assert_eq!(
+            m.webauthn_assert("eve", "cred-1", &data, &client, &sig),
+            Err(Refusal::CounterRegression)
+        );
+    }
+}
