@@ -135,17 +135,26 @@ pub fn fetch_guarded(url: &str, net: &Network) -> Result<Fetched, FetchError> {
     let mut url = Url::parse(url).map_err(FetchError::Blocked)?;
     for _ in 0..=MAX_REDIRECTS {
         if url.scheme != "http" {
-            return Err(FetchError::Blocked(format!("scheme {} is not allowed", url.scheme)));
+            return Err(FetchError::Blocked(format!(
+                "scheme {} is not allowed",
+                url.scheme
+            )));
         }
         let addresses = match &url.host {
             Host::Ip(ip) => vec![*ip],
             Host::Name(name) => net.resolve(name),
         };
         let Some(&first) = addresses.first() else {
-            return Err(FetchError::Upstream(format!("{} does not resolve", url.host)));
+            return Err(FetchError::Upstream(format!(
+                "{} does not resolve",
+                url.host
+            )));
         };
         if let Some(bad) = addresses.iter().find(|ip| is_forbidden(**ip)) {
-            return Err(FetchError::Blocked(format!("{} is {bad}, a forbidden address", url.host)));
+            return Err(FetchError::Blocked(match &url.host {
+                Host::Ip(_) => format!("{bad} is a forbidden address"),
+                Host::Name(name) => format!("{name} resolves to {bad}, a forbidden address"),
+            }));
         }
         let stream = net
             .connect(first, url.port)
@@ -215,7 +224,9 @@ impl Url {
         let scheme = scheme.to_ascii_lowercase();
         let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(split);
-        let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        let authority = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host);
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
             let (ip, after) = v6.split_once(']').ok_or("unclosed [ in the host")?;
             let ip: Ipv6Addr = ip.parse().map_err(|_| format!("bad IPv6 address {ip:?}"))?;
@@ -243,7 +254,12 @@ impl Url {
         } else {
             format!("/{path}")
         };
-        Ok(Url { scheme, host, port, path })
+        Ok(Url {
+            scheme,
+            host,
+            port,
+            path,
+        })
     }
 
     /// Resolves a `Location` against this URL: absolute URLs replace it, `/paths` keep its host.
@@ -251,7 +267,10 @@ impl Url {
         if location.contains("://") {
             Url::parse(location)
         } else if location.starts_with('/') {
-            Ok(Url { path: location.to_string(), ..self.clone() })
+            Ok(Url {
+                path: location.to_string(),
+                ..self.clone()
+            })
         } else {
             Err(format!("unsupported Location {location:?}"))
         }
@@ -276,7 +295,11 @@ fn parse_ipv4(host: &str) -> Option<Ipv4Addr> {
         if digits.is_empty() && radix != 16 {
             return None;
         }
-        numbers.push(if digits.is_empty() { 0 } else { u64::from_str_radix(digits, radix).ok()? });
+        numbers.push(if digits.is_empty() {
+            0
+        } else {
+            u64::from_str_radix(digits, radix).ok()?
+        });
     }
     let (last, leading) = numbers.split_last()?;
     if leading.iter().any(|n| *n > 255) || *last >= 1 << (8 * (5 - numbers.len())) {
@@ -315,7 +338,13 @@ impl Network {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|one| one.as_array().into_iter().flatten().filter_map(|a| ip(a.as_str()?)).collect())
+                    .map(|one| {
+                        one.as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|a| ip(a.as_str()?))
+                            .collect()
+                    })
                     .collect();
                 (name.clone(), answers)
             })
@@ -327,7 +356,12 @@ impl Network {
             .filter_map(|(from, to)| Some((ip(from)?, to.as_str()?.parse().ok()?)))
             .collect();
         let internal = config["internal"].as_str().and_then(|a| a.parse().ok());
-        Network { dns, lookups: Mutex::new(HashMap::new()), routes, internal }
+        Network {
+            dns,
+            lookups: Mutex::new(HashMap::new()),
+            routes,
+            internal,
+        }
     }
 
     /// Every address `name` resolves to right now (a later lookup may answer differently).
@@ -339,7 +373,11 @@ impl Network {
         };
         let mut lookups = self.lookups.lock().unwrap_or_else(|e| e.into_inner());
         let n = lookups.entry(name.to_string()).or_insert(0);
-        let answer = answers.get(*n).or(answers.last()).cloned().unwrap_or_default();
+        let answer = answers
+            .get(*n)
+            .or(answers.last())
+            .cloned()
+            .unwrap_or_default();
         *n += 1;
         answer
     }
@@ -358,7 +396,11 @@ impl Network {
 
     /// A connection to `name:port`, resolving the name again as `TcpStream::connect((name, port))` does.
     pub fn connect_name(&self, name: &str, port: u16) -> std::io::Result<TcpStream> {
-        let ip = self.resolve(name).first().copied().ok_or(std::io::ErrorKind::NotFound)?;
+        let ip = self
+            .resolve(name)
+            .first()
+            .copied()
+            .ok_or(std::io::ErrorKind::NotFound)?;
         self.connect(ip, port)
     }
 }
@@ -384,7 +426,11 @@ pub fn http_get(mut stream: TcpStream, url: &Url) -> std::io::Result<Fetched> {
         .filter_map(|line| line.split_once(':'))
         .find(|(name, _)| name.trim().eq_ignore_ascii_case("location"))
         .map(|(_, value)| value.trim().to_string());
-    Ok(Fetched { status, location, body: body.to_string() })
+    Ok(Fetched {
+        status,
+        location,
+        body: body.to_string(),
+    })
 }
 
 /// The notes service and the fetcher (provided: you do not need to change this).
@@ -407,9 +453,14 @@ impl App {
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
         let segments: Vec<&str> = request.path().trim_matches('/').split('/').collect();
         match (request.method.as_str(), segments.as_slice()) {
-            ("POST", ["fetch"]) => match body["url"].as_str().map(|url| fetch_guarded(url, &self.net)) {
+            ("POST", ["fetch"]) => match body["url"]
+                .as_str()
+                .map(|url| fetch_guarded(url, &self.net))
+            {
                 Some(Ok(f)) => json_response(200, json!({"status": f.status, "body": f.body})),
-                Some(Err(FetchError::Blocked(why))) => json_response(403, json!({"error": format!("blocked: {why}")})),
+                Some(Err(FetchError::Blocked(why))) => {
+                    json_response(403, json!({"error": format!("blocked: {why}")}))
+                }
                 Some(Err(FetchError::Upstream(why))) => json_response(502, json!({"error": why})),
                 None => json_response(400, json!({"error": "body must be {\"url\": string}"})),
             },
@@ -498,7 +549,10 @@ mod tests {
     use super::*;
 
     fn caller(user: &str, tenant: &str) -> Caller {
-        Caller { user: user.to_string(), tenant: tenant.to_string() }
+        Caller {
+            user: user.to_string(),
+            tenant: tenant.to_string(),
+        }
     }
 
     fn note(owner: &str, tenant: &str) -> Note {
@@ -529,20 +583,43 @@ mod tests {
     #[test]
     fn only_allowed_fields_are_assigned() {
         let mut n = note("alice", "acme");
-        apply_fields(&mut n, &json!({"title": "new", "owner": "mallory", "tenant": "evil", "id": 1}));
-        assert_eq!((n.title.as_str(), n.owner.as_str(), n.tenant.as_str(), n.id), ("new", "alice", "acme", 7));
+        apply_fields(
+            &mut n,
+            &json!({"title": "new", "owner": "mallory", "tenant": "evil", "id": 1}),
+        );
+        assert_eq!(
+            (n.title.as_str(), n.owner.as_str(), n.tenant.as_str(), n.id),
+            ("new", "alice", "acme", 7)
+        );
     }
 
     // Loopback, private, link-local, unspecified and mapped addresses are forbidden; public ones are not.
     #[test]
     fn forbidden_addresses() {
         for bad in [
-            "127.0.0.1", "127.9.9.9", "10.1.2.3", "172.31.0.1", "192.168.0.1", "169.254.169.254", "0.0.0.0",
-            "::1", "::", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
+            "127.0.0.1",
+            "127.9.9.9",
+            "10.1.2.3",
+            "172.31.0.1",
+            "192.168.0.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
         ] {
             assert!(is_forbidden(ip(bad)), "{bad}");
         }
-        for good in ["203.0.113.10", "8.8.8.8", "172.32.0.1", "2001:db8::1", "::ffff:8.8.8.8"] {
+        for good in [
+            "203.0.113.10",
+            "8.8.8.8",
+            "172.32.0.1",
+            "2001:db8::1",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(!is_forbidden(ip(good)), "{good}");
         }
     }
@@ -551,10 +628,18 @@ mod tests {
     #[test]
     fn numeric_hosts_decode_like_browsers() {
         for url in [
-            "http://2130706433/", "http://0x7f000001/", "http://0177.0.0.1/", "http://127.1/",
-            "http://0x7f.0.0.1/", "http://user@127.0.0.1/",
+            "http://2130706433/",
+            "http://0x7f000001/",
+            "http://0177.0.0.1/",
+            "http://127.1/",
+            "http://0x7f.0.0.1/",
+            "http://user@127.0.0.1/",
         ] {
-            assert_eq!(Url::parse(url).unwrap().host, Host::Ip(ip("127.0.0.1")), "{url}");
+            assert_eq!(
+                Url::parse(url).unwrap().host,
+                Host::Ip(ip("127.0.0.1")),
+                "{url}"
+            );
         }
     }
 
@@ -562,13 +647,24 @@ mod tests {
     #[test]
     fn the_fetcher_refuses_before_connecting() {
         let net = Network {
-            dns: HashMap::from([("metadata.test".to_string(), vec![vec![ip("169.254.169.254")]])]),
+            dns: HashMap::from([(
+                "metadata.test".to_string(),
+                vec![vec![ip("169.254.169.254")]],
+            )]),
             lookups: Mutex::new(HashMap::new()),
             routes: HashMap::new(),
             internal: None,
         };
-        for url in ["http://0x7f000001:9/", "http://[::ffff:127.0.0.1]:9/", "http://metadata.test/", "file:///etc/passwd"] {
-            assert!(matches!(fetch_guarded(url, &net), Err(FetchError::Blocked(_))), "{url}");
+        for url in [
+            "http://0x7f000001:9/",
+            "http://[::ffff:127.0.0.1]:9/",
+            "http://metadata.test/",
+            "file:///etc/passwd",
+        ] {
+            assert!(
+                matches!(fetch_guarded(url, &net), Err(FetchError::Blocked(_))),
+                "{url}"
+            );
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod auth1_password_hashing;
 mod auth2_sessions_cookies;
+mod auth3_jwt_refresh;
 mod support;
 
 fn main() -> std::process::ExitCode {
@@ -13,6 +14,10 @@ fn main() -> std::process::ExitCode {
         backlings_grade::Grader {
             exercise: "auth2_sessions_cookies",
             grade: auth2_sessions_cookies::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "auth3_jwt_refresh",
+            grade: auth3_jwt_refresh::grade,
         },
     ])
 }

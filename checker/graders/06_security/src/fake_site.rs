@@ -23,7 +23,11 @@ pub struct Page {
 impl Page {
     /// A `200` with a text body.
     pub fn ok(body: &str) -> Self {
-        Page { status: 200, headers: Vec::new(), body: body.to_string() }
+        Page {
+            status: 200,
+            headers: Vec::new(),
+            body: body.to_string(),
+        }
     }
 
     /// A redirect with `status` to `location`.
@@ -59,7 +63,10 @@ impl FakeSite {
         let addr = listener
             .local_addr()
             .map_err(|e| Failure::new(format!("fake site address: {e}")))?;
-        let state = Arc::new(Mutex::new(State { pages, seen: Vec::new() }));
+        let state = Arc::new(Mutex::new(State {
+            pages,
+            seen: Vec::new(),
+        }));
         let stopping = Arc::new(AtomicBool::new(false));
         let acceptor = {
             let (state, stopping) = (Arc::clone(&state), Arc::clone(&stopping));
@@ -75,7 +82,12 @@ impl FakeSite {
                 }
             })
         };
-        Ok(FakeSite { addr, state, stopping, acceptor: Some(acceptor) })
+        Ok(FakeSite {
+            addr,
+            state,
+            stopping,
+            acceptor: Some(acceptor),
+        })
     }
 
     /// Where the site listens.
@@ -85,7 +97,11 @@ impl FakeSite {
 
     /// Every request line received so far.
     pub fn seen(&self) -> Vec<String> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).seen.clone()
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .seen
+            .clone()
     }
 }
 
@@ -102,7 +118,9 @@ impl Drop for FakeSite {
 
 fn serve(stream: TcpStream, state: &Mutex<State>) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let Ok(clone) = stream.try_clone() else { return };
+    let Ok(clone) = stream.try_clone() else {
+        return;
+    };
     let mut reader = BufReader::new(clone);
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
@@ -113,14 +131,26 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
     while reader.read_line(&mut line).unwrap_or(0) > 2 {
         line.clear();
     }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
     let page = {
         let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
         state.seen.push(request_line.trim_end().to_string());
         state.pages.get(&path).cloned()
     };
-    let page = page.unwrap_or(Page { status: 404, headers: Vec::new(), body: "not found\n".to_string() });
-    let mut head = format!("HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n", page.status, page.body.len());
+    let page = page.unwrap_or(Page {
+        status: 404,
+        headers: Vec::new(),
+        body: "not found\n".to_string(),
+    });
+    let mut head = format!(
+        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+        page.status,
+        page.body.len()
+    );
     for (name, value) in &page.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }

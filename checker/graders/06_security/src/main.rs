@@ -1,8 +1,10 @@
 //! The graders of track 6 (injection, XSS/CSRF, IDOR/SSRF, TLS, secrets) of backlings: one module per exercise,
 //! plus what they share.
 
+mod fake_site;
 mod sec1_injection;
 mod sec2_xss_csrf;
+mod sec3_idor_ssrf;
 mod support;
 
 use backlings_grade::Grader;
@@ -16,6 +18,10 @@ fn main() -> std::process::ExitCode {
         Grader {
             exercise: "sec2_xss_csrf",
             grade: sec2_xss_csrf::grade,
+        },
+        Grader {
+            exercise: "sec3_idor_ssrf",
+            grade: sec3_idor_ssrf::grade,
         },
     ])
 }
