@@ -597,7 +597,8 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(
             "CREATE TABLE authors (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-             CREATE TABLE posts (id INTEGER PRIMARY KEY, author_id INTEGER NOT NULL, title TEXT NOT NULL, score INTEGER NOT NULL);
+             CREATE TABLE posts (id INTEGER PRIMARY KEY, author_id INTEGER NOT NULL,
+                                 title TEXT NOT NULL, score INTEGER NOT NULL);
              CREATE TABLE comments (id INTEGER PRIMARY KEY, post_id INTEGER NOT NULL, body TEXT NOT NULL);
              INSERT INTO authors VALUES (1, 'Ada'), (2, 'O''Brien');
              INSERT INTO posts VALUES (1, 2, 'hello', 10), (2, 1, 'x'' OR ''1''=''1', 30), (3, 2, 'again', 10);

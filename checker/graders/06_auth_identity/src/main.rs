@@ -3,6 +3,7 @@
 mod auth1_password_hashing;
 mod auth2_sessions_cookies;
 mod auth3_jwt_refresh;
+mod auth4_api_keys_scopes;
 mod support;
 
 fn main() -> std::process::ExitCode {
@@ -18,6 +19,10 @@ fn main() -> std::process::ExitCode {
         backlings_grade::Grader {
             exercise: "auth3_jwt_refresh",
             grade: auth3_jwt_refresh::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "auth4_api_keys_scopes",
+            grade: auth4_api_keys_scopes::grade,
         },
     ])
 }

@@ -2,6 +2,8 @@
 
 mod auth5_oauth2_oidc;
 mod auth6_mfa_totp_webauthn;
+mod auth7_access_models;
+mod auth8_bruteforce_audit;
 
 fn main() -> std::process::ExitCode {
     backlings_grade::main(&[
@@ -12,6 +14,14 @@ fn main() -> std::process::ExitCode {
         backlings_grade::Grader {
             exercise: "auth6_mfa_totp_webauthn",
             grade: auth6_mfa_totp_webauthn::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "auth7_access_models",
+            grade: auth7_access_models::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "auth8_bruteforce_audit",
+            grade: auth8_bruteforce_audit::grade,
         },
     ])
 }

@@ -5,6 +5,8 @@ mod fake_site;
 mod sec1_injection;
 mod sec2_xss_csrf;
 mod sec3_idor_ssrf;
+mod sec4_tls_https;
+mod sec5_envelope_secrets;
 mod support;
 
 use backlings_grade::Grader;
@@ -22,6 +24,14 @@ fn main() -> std::process::ExitCode {
         Grader {
             exercise: "sec3_idor_ssrf",
             grade: sec3_idor_ssrf::grade,
+        },
+        Grader {
+            exercise: "sec4_tls_https",
+            grade: sec4_tls_https::grade,
+        },
+        Grader {
+            exercise: "sec5_envelope_secrets",
+            grade: sec5_envelope_secrets::grade,
         },
     ])
 }

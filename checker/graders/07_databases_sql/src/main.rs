@@ -2,6 +2,7 @@
 
 mod db1_schema_constraints;
 mod db2_joins_aggregates;
+mod db3_transactions_acid;
 mod support;
 
 fn main() -> std::process::ExitCode {
@@ -13,6 +14,10 @@ fn main() -> std::process::ExitCode {
         backlings_grade::Grader {
             exercise: "db2_joins_aggregates",
             grade: db2_joins_aggregates::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "db3_transactions_acid",
+            grade: db3_transactions_acid::grade,
         },
     ])
 }

@@ -9,7 +9,7 @@
 //! 5. Pub/Sub: subscribers through the `redis` crate, publishers through the crate and `redis-cli`.
 //! 6. A seeded trace of commands of every type from two connections, against the model.
 
-mod model;
+pub(crate) mod model;
 mod wire;
 
 use backlings_grade::{Failure, Grading, Rng, Server};

@@ -2,6 +2,7 @@
 
 mod cache5_http_cdn_cache;
 mod cache6_redis_lite;
+mod cache7_l1_l2_shared;
 
 fn main() -> std::process::ExitCode {
     backlings_grade::main(&[
@@ -12,6 +13,10 @@ fn main() -> std::process::ExitCode {
         backlings_grade::Grader {
             exercise: "cache6_redis_lite",
             grade: cache6_redis_lite::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "cache7_l1_l2_shared",
+            grade: cache7_l1_l2_shared::grade,
         },
     ])
 }

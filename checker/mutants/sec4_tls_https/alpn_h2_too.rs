@@ -1,0 +1,268 @@
+//! mutant: advertises h2 and http/1.1 in ALPN although it only speaks HTTP/1.1
+//! expect: ALPN
+
+use std::io::{BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
+use std::thread;
+
+use backlings_harness::http::{ParseError, Request, Response, handle_connection, read_request};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// The HSTS policy: one year, subdomains included.
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+/// Why a certificate could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("could not read {path}: {why}")]
+    Pem { path: PathBuf, why: String },
+    #[error("{0} holds no certificate")]
+    NoCertificate(PathBuf),
+    #[error("bad TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// Reads the certificate chain and the private key, and builds the server's TLS configuration: the ring
+/// provider, TLS 1.3 only, no client certificates, ALPN `http/1.1` only.
+pub fn load_config(cert_path: &Path, key_path: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    let pem_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |e: rustls_pki_types::pem::Error| TlsError::Pem {
+            path,
+            why: e.to_string(),
+        }
+    };
+    let certs = CertificateDer::pem_file_iter(cert_path)
+        .map_err(pem_error(cert_path))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(pem_error(cert_path))?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCertificate(cert_path.to_path_buf()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key_path).map_err(pem_error(key_path))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The certificate files and the configuration built from them, swapped on reload.
+pub struct CertStore {
+    cert_path: PathBuf,
+    key_path: PathBuf,
+    current: RwLock<Arc<ServerConfig>>,
+}
+
+impl CertStore {
+    /// Loads the files once; the server does not start without a valid certificate.
+    pub fn open(cert_path: PathBuf, key_path: PathBuf) -> Result<Self, TlsError> {
+        let config = load_config(&cert_path, &key_path)?;
+        Ok(CertStore {
+            cert_path,
+            key_path,
+            current: RwLock::new(config),
+        })
+    }
+
+    /// The configuration a new connection uses.
+    pub fn current(&self) -> Arc<ServerConfig> {
+        Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Re-reads the files; on success new connections use them, on failure nothing changes.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let config = load_config(&self.cert_path, &self.key_path)?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = config;
+        Ok(())
+    }
+}
+
+/// The answer to any plain-HTTP request: `308` to the same host, path and query on `https://`.
+pub fn redirect_to_https(request: &Request) -> Response {
+    let host = request.header("host").unwrap_or("127.0.0.1");
+    Response::text(308, "use https\n")
+        .with_header("Location", format!("https://{host}{}", request.target))
+}
+
+/// `response` with the HSTS header, for every response sent over TLS.
+pub fn with_hsts(response: Response) -> Response {
+    response.with_header("Strict-Transport-Security", HSTS)
+}
+
+/// The application behind TLS (provided: you do not need to change this).
+fn app(store: &CertStore, admin_token: &str, request: &Request) -> Response {
+    match (request.method.as_str(), request.path()) {
+        ("GET", "/") => Response::text(200, "hello over TLS\n"),
+        ("POST", "/admin/reload") => {
+            let expected = format!("Bearer {admin_token}");
+            if admin_token.is_empty() || request.header("authorization") != Some(expected.as_str())
+            {
+                return Response::text(401, "admin token required\n");
+            }
+            match store.reload() {
+                Ok(()) => Response::text(200, "reloaded\n"),
+                Err(e) => Response::text(
+                    500,
+                    format!("reload failed, keeping the old certificate: {e}\n"),
+                ),
+            }
+        }
+        _ => Response::text(404, "not found\n"),
+    }
+}
+
+/// Serves one TLS connection with the configuration current when it arrived (provided: you do not need to
+/// change this).
+fn serve_tls(tcp: TcpStream, config: Arc<ServerConfig>, handler: &dyn Fn(&Request) -> Response) {
+    let Ok(connection) = ServerConnection::new(config) else {
+        return;
+    };
+    let mut reader = BufReader::new(StreamOwned::new(connection, tcp));
+    loop {
+        let request = match read_request(&mut reader) {
+            Ok(request) => request,
+            Err(ParseError::Closed | ParseError::Io(_)) => return,
+            Err(error) => {
+                if let Some(response) = error.response() {
+                    let _ = with_hsts(response).write_to(reader.get_mut(), false);
+                }
+                return;
+            }
+        };
+        let keep_alive = request.keeps_alive();
+        let response = with_hsts(handler(&request));
+        if response.write_to(reader.get_mut(), keep_alive).is_err()
+            || reader.get_mut().flush().is_err()
+        {
+            return;
+        }
+        if !keep_alive {
+            reader.get_mut().conn.send_close_notify();
+            let _ = reader.get_mut().flush();
+            return;
+        }
+    }
+}
+
+/// Reads `--cert PATH --key PATH` (provided: you do not need to change this).
+fn parse_args() -> Result<(PathBuf, PathBuf), String> {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .map(PathBuf::from)
+            .ok_or(format!("{flag} PATH is required"))
+    };
+    Ok((value("--cert")?, value("--key")?))
+}
+
+/// Listens on one port for TLS and plain HTTP alike (provided: you do not need to change this).
+fn main() -> ExitCode {
+    let (cert, key) = match parse_args() {
+        Ok(paths) => paths,
+        Err(why) => {
+            eprintln!("error: {why}\nusage: sec4_tls_https --cert PATH --key PATH");
+            return ExitCode::from(2);
+        }
+    };
+    let store = match CertStore::open(cert, key) {
+        Ok(store) => Arc::new(store),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let admin_token = Arc::new(std::env::var("SEC4_ADMIN_TOKEN").unwrap_or_default());
+    let listener = match TcpListener::bind("127.0.0.1:0").and_then(|l| Ok((l.local_addr()?, l))) {
+        Ok((addr, listener)) => {
+            println!("READY {addr}");
+            let _ = std::io::stdout().flush();
+            listener
+        }
+        Err(e) => {
+            eprintln!("error: could not listen: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for tcp in listener.incoming().flatten() {
+        let (store, admin_token) = (Arc::clone(&store), Arc::clone(&admin_token));
+        thread::spawn(move || {
+            let mut first = [0u8; 1];
+            // A TLS connection opens with a handshake record (0x16); anything else is plain HTTP.
+            match tcp.peek(&mut first) {
+                Ok(1) if first[0] == 0x16 => {
+                    let handler = |r: &Request| app(&store, &admin_token, r);
+                    serve_tls(tcp, store.current(), &handler);
+                }
+                Ok(1) => {
+                    let _ = handle_connection(tcp, &redirect_to_https);
+                }
+                _ => {}
+            }
+        });
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(target: &str, host: &str) -> Request {
+        Request {
+            method: "POST".to_string(),
+            target: target.to_string(),
+            version: "HTTP/1.1".to_string(),
+            headers: vec![("Host".to_string(), host.to_string())],
+            body: Vec::new(),
+        }
+    }
+
+    // The redirect keeps the method (308), the host, the path and the query.
+    #[test]
+    fn plain_http_is_redirected_with_308() {
+        let response = redirect_to_https(&request("/orders?page=2&sort=desc", "shop.example:8443"));
+        assert_eq!(response.status, 308);
+        assert_eq!(
+            response.header("Location"),
+            Some("https://shop.example:8443/orders?page=2&sort=desc")
+        );
+        assert_eq!(response.header("Strict-Transport-Security"), None);
+    }
+
+    // HSTS is added, for at least a year, without dropping what the response had.
+    #[test]
+    fn hsts_is_added_to_tls_responses() {
+        let response = with_hsts(Response::text(200, "ok").with_header("X-Kept", "yes"));
+        assert_eq!(response.header("X-Kept"), Some("yes"));
+        let hsts = response.header("Strict-Transport-Security").unwrap();
+        let max_age: u64 = hsts
+            .split(';')
+            .find_map(|d| d.trim().strip_prefix("max-age="))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(max_age >= 31_536_000, "{hsts}");
+    }
+
+    // Missing or garbage files are reported as errors, never as a panic.
+    #[test]
+    fn bad_files_are_errors() {
+        let dir = std::env::temp_dir().join(format!("sec4-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let garbage = dir.join("garbage.pem");
+        std::fs::write(&garbage, "not a certificate").unwrap();
+        assert!(load_config(&garbage, &garbage).is_err());
+        assert!(load_config(&dir.join("missing.pem"), &garbage).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

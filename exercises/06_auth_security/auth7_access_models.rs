@@ -1,0 +1,504 @@
+//! # Access models: RBAC, ABAC and ReBAC (Zanzibar)
+//!
+//! **Authentication** answers "who are you?"; **authorization** answers "may you do this?". Getting the
+//! second one wrong is the first item of the OWASP Top 10 (*Broken Access Control*). Three models cover
+//! almost every real system, and this file implements one engine for each:
+//!
+//! - **RBAC** (role-based): permissions belong to roles, roles to users, and roles inherit from other roles
+//!   (`admin` inherits `editor`, which inherits `viewer`). Easy to audit; coarse.
+//! - **ABAC** (attribute-based): a policy looks at attributes of the subject, the resource and the
+//!   environment (time, region): "an employee may edit a document of their department during business
+//!   hours, if their clearance is high enough". Fine-grained; harder to audit.
+//! - **ReBAC** (relationship-based, Google's *Zanzibar*, behind Google Drive, and OpenFGA, SpiceDB): access
+//!   follows a graph of relation tuples such as `doc:plan#viewer@group:eng#member` ("members of group eng
+//!   are viewers of doc plan") and `doc:plan#parent@folder:q3` ("plan is in folder q3"), plus *userset
+//!   rewrites* saying that editors are viewers too and that viewers of a folder view what is in it.
+//!
+//! Whatever the model, the HTTP answer has the same shape: **401** when nobody is authenticated (log in and
+//! try again), **403** when someone is and may not (trying again will not help), **200** when allowed. And
+//! every engine **denies by default**: what no rule allows is refused.
+//!
+//! ## The contract (JSON lines; a `user` or `subject` of `null` means nobody is logged in)
+//!
+//! | request | reply |
+//! |---|---|
+//! | `{"op":"define_role","role","permissions":[…],"inherits":[…]}` (replaces an earlier definition) | `{"ok":true}` |
+//! | `{"op":"assign","user","role"}` / `{"op":"unassign","user","role"}` | `{"ok":true}` |
+//! | `{"op":"rbac_check","user","permission"}` | `{"status":200\|401\|403}` |
+//! | `{"op":"abac_check","subject","action","resource","env"}` | `{"status":200\|401\|403}` |
+//! | `{"op":"write","tuple"}` / `{"op":"delete","tuple"}` | `{"ok":true}` |
+//! | `{"op":"check","user","relation","object"}` | `{"status":200\|401\|403}` |
+//!
+//! **RBAC**: a user has a permission if one of their roles, or a role it inherits from, directly or
+//! through any number of steps, lists it. Inheritance may contain cycles (`a` inherits `b` inherits `a`);
+//! a role that is not defined has no permissions.
+//!
+//! **ABAC**: `subject = {id, department, clearance, region}`, `resource = {owner, department,
+//! classification, region}`, `env = {now_ms, region}`; `action` is `read`, `write` or `delete`. First the
+//! denials: the request comes from another region than the resource's (`env.region != resource.region`:
+//! data residency), or `subject.clearance < resource.classification`. Then the grants: `read` to the owner
+//! or anyone of the resource's department; `write` to the owner, or to the department during **business
+//! hours**: Monday to Friday, 09:00:00.000 to 17:59:59.999 UTC; `delete` to the owner only. Anything else
+//! is denied.
+//!
+//! **ReBAC**: a tuple is `TYPE:ID#RELATION@user:ID` or `TYPE:ID#RELATION@TYPE:ID#RELATION` (a *userset*:
+//! everyone who has that relation to that object). The rewrites, for `doc` and `folder` alike:
+//!
+//! ```text
+//! owner  = direct
+//! editor = direct ∪ owner ∪ editor of the parent
+//! viewer = direct ∪ editor ∪ viewer of the parent
+//! parent = direct (an object, e.g. folder:q3)        group: member = direct
+//! ```
+//!
+//! so a user is a `viewer` of a doc if a tuple names them, or names a userset (a group's members, a
+//! folder's editors, …) that contains them, or they are an editor of it, or a viewer of its parent folder,
+//! and so on, recursively. Groups nest, folders nest, and both may contain **cycles**, which must terminate
+//! and change nothing. `check` with `user: "alice"` asks about `user:alice`.
+//!
+//! ## Pitfalls
+//!
+//! - 403 for an anonymous request (the client should log in: 401) or 401 for a logged-in one.
+//! - Inheritance followed one level only; a recursion without a visited set, which loops forever (or
+//!   overflows the stack) on the first cycle.
+//! - An ABAC engine that allows when no rule matched; off-by-one hours (`<= 18`).
+//! - Forgetting the rewrites: a folder's viewers not seeing its documents, editors not being viewers.
+//!
+//! Roadmap: authentication vs authorization; RBAC; ABAC; ReBAC (Google Zanzibar); framework security.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use backlings_harness::stdio::serve_json_lines;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The HTTP status of an authorization decision: 401 without a user, else 200 if `allowed` says so, else 403.
+pub fn status(user: Option<&str>, allowed: impl FnOnce(&str) -> bool) -> u16 {
+    // TODO: 401, 403 or 200 (see the header).
+    todo!()
+}
+
+/// A role: its own permissions and the roles it inherits from.
+#[derive(Debug, Clone, Default)]
+pub struct Role {
+    pub permissions: BTreeSet<String>,
+    pub inherits: Vec<String>,
+}
+
+/// Roles and who has them.
+#[derive(Debug, Default)]
+pub struct Rbac {
+    pub roles: BTreeMap<String, Role>,
+    pub assignments: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Rbac {
+    /// Whether `user` has `permission` through any role they hold or any role those inherit from.
+    pub fn has_permission(&self, user: &str, permission: &str) -> bool {
+        // TODO: walk the user's roles and everything they inherit, at any depth, surviving cycles.
+        todo!()
+    }
+}
+
+/// Who asks (ABAC).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Subject {
+    pub id: String,
+    pub department: String,
+    pub clearance: u8,
+    pub region: String,
+}
+
+/// What is asked about (ABAC).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Resource {
+    pub owner: String,
+    pub department: String,
+    pub classification: u8,
+    pub region: String,
+}
+
+/// When and from where (ABAC).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Environment {
+    pub now_ms: u64,
+    pub region: String,
+}
+
+/// Whether `now_ms` (unix milliseconds, UTC) falls in business hours: Monday to Friday, 09:00 to 17:59:59.999.
+pub fn is_business_hours(now_ms: u64) -> bool {
+    // TODO: the weekday and the hour of `now_ms` in UTC.
+    todo!()
+}
+
+/// The ABAC policy of the header: the denials first, then the grants, and deny by default.
+pub fn abac_allows(
+    subject: &Subject,
+    action: &str,
+    resource: &Resource,
+    env: &Environment,
+) -> bool {
+    // TODO: the two denials, then the grants per action; anything else is denied.
+    todo!()
+}
+
+/// Who a tuple grants a relation to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Who {
+    /// `user:ID`.
+    User(String),
+    /// `TYPE:ID#RELATION`: everyone with that relation to that object (or, for `parent`, the object itself).
+    Set { object: String, relation: String },
+}
+
+/// One relation tuple: `object#relation@who`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Tuple {
+    pub object: String,
+    pub relation: String,
+    pub who: Who,
+}
+
+/// Parses `TYPE:ID#RELATION@user:ID`, `TYPE:ID#RELATION@TYPE:ID#RELATION` or, for `parent`,
+/// `TYPE:ID#parent@TYPE:ID` (provided).
+pub fn parse_tuple(text: &str) -> Result<Tuple, String> {
+    let bad = || format!("not a tuple: {text:?}");
+    let (left, right) = text.split_once('@').ok_or_else(bad)?;
+    let (object, relation) = left.split_once('#').ok_or_else(bad)?;
+    if !object.contains(':') || relation.is_empty() {
+        return Err(bad());
+    }
+    let who = match right.split_once('#') {
+        Some((set, rel)) if set.contains(':') && !rel.is_empty() => Who::Set {
+            object: set.to_string(),
+            relation: rel.to_string(),
+        },
+        None if right.starts_with("user:") => Who::User(right["user:".len()..].to_string()),
+        // `doc:x#parent@folder:y`: the parent itself, stored as a userset without relation.
+        None if right.contains(':') => Who::Set {
+            object: right.to_string(),
+            relation: String::new(),
+        },
+        _ => return Err(bad()),
+    };
+    Ok(Tuple {
+        object: object.to_string(),
+        relation: relation.to_string(),
+        who,
+    })
+}
+
+/// The tuple store and the check engine.
+#[derive(Debug, Default)]
+pub struct Rebac {
+    pub tuples: BTreeSet<Tuple>,
+}
+
+impl Rebac {
+    /// Who the tuples `object#relation@…` name directly (provided).
+    pub fn direct<'a>(
+        &'a self,
+        object: &'a str,
+        relation: &'a str,
+    ) -> impl Iterator<Item = &'a Who> + 'a {
+        self.tuples
+            .iter()
+            .filter(move |t| t.object == object && t.relation == relation)
+            .map(|t| &t.who)
+    }
+
+    /// Whether `user:USER` has `relation` to `object`, through the tuples and the rewrites of the header.
+    pub fn check(&self, object: &str, relation: &str, user: &str) -> bool {
+        // TODO: direct tuples (users and usersets), then the rewrites of the header (owner → editor → viewer,
+        // and the parent's editor/viewer), recursively, without looping forever on a cycle.
+        todo!()
+    }
+}
+
+/// One request of the protocol (provided).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum Request {
+    DefineRole {
+        role: String,
+        permissions: Vec<String>,
+        inherits: Vec<String>,
+    },
+    Assign {
+        user: String,
+        role: String,
+    },
+    Unassign {
+        user: String,
+        role: String,
+    },
+    RbacCheck {
+        user: Option<String>,
+        permission: String,
+    },
+    AbacCheck {
+        subject: Option<Subject>,
+        action: String,
+        resource: Resource,
+        env: Environment,
+    },
+    Write {
+        tuple: String,
+    },
+    Delete {
+        tuple: String,
+    },
+    Check {
+        user: Option<String>,
+        relation: String,
+        object: String,
+    },
+}
+
+/// The three engines (provided).
+#[derive(Debug, Default)]
+struct Engines {
+    rbac: Rbac,
+    rebac: Rebac,
+}
+
+impl Engines {
+    fn handle(&mut self, request: Request) -> Value {
+        let ok = json!({ "ok": true });
+        match request {
+            Request::DefineRole {
+                role,
+                permissions,
+                inherits,
+            } => {
+                let permissions = permissions.into_iter().collect();
+                self.rbac.roles.insert(
+                    role,
+                    Role {
+                        permissions,
+                        inherits,
+                    },
+                );
+                ok
+            }
+            Request::Assign { user, role } => {
+                self.rbac.assignments.entry(user).or_default().insert(role);
+                ok
+            }
+            Request::Unassign { user, role } => {
+                if let Some(roles) = self.rbac.assignments.get_mut(&user) {
+                    roles.remove(&role);
+                }
+                ok
+            }
+            Request::RbacCheck { user, permission } => {
+                json!({ "status": status(user.as_deref(), |u| self.rbac.has_permission(u, &permission)) })
+            }
+            Request::AbacCheck {
+                subject,
+                action,
+                resource,
+                env,
+            } => {
+                let id = subject.as_ref().map(|s| s.id.as_str());
+                let allowed = |_: &str| {
+                    subject
+                        .as_ref()
+                        .is_some_and(|s| abac_allows(s, &action, &resource, &env))
+                };
+                json!({ "status": status(id, allowed) })
+            }
+            Request::Write { tuple } => match parse_tuple(&tuple) {
+                Ok(tuple) => {
+                    self.rebac.tuples.insert(tuple);
+                    ok
+                }
+                Err(why) => json!({ "error": why }),
+            },
+            Request::Delete { tuple } => match parse_tuple(&tuple) {
+                Ok(tuple) => {
+                    self.rebac.tuples.remove(&tuple);
+                    ok
+                }
+                Err(why) => json!({ "error": why }),
+            },
+            Request::Check {
+                user,
+                relation,
+                object,
+            } => {
+                json!({ "status": status(user.as_deref(), |u| self.rebac.check(&object, &relation, u)) })
+            }
+        }
+    }
+}
+
+/// Serves the three engines over JSON lines (provided: you do not need to change this).
+fn main() {
+    let mut engines = Engines::default();
+    serve_json_lines(|request: Request| engines.handle(request));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // 2024-01-01 00:00:00 UTC, a Monday.
+    const MONDAY: u64 = 1_704_067_200_000;
+    const HOUR: u64 = 3_600_000;
+
+    fn rebac(tuples: &[&str]) -> Rebac {
+        let mut r = Rebac::default();
+        for t in tuples {
+            r.tuples.insert(parse_tuple(t).unwrap());
+        }
+        r
+    }
+
+    // Nobody logged in is 401; a logged-in user without the right is 403.
+    #[test]
+    fn unauthenticated_is_401_and_forbidden_is_403() {
+        assert_eq!(status(None, |_| true), 401);
+        assert_eq!(status(Some("ada"), |_| false), 403);
+        assert_eq!(status(Some("ada"), |_| true), 200);
+    }
+
+    // Permissions flow down a chain of roles, and a cycle in the chain terminates.
+    #[test]
+    fn roles_inherit_transitively_even_through_cycles() {
+        let mut rbac = Rbac::default();
+        let role = |perms: &[&str], inherits: &[&str]| Role {
+            permissions: perms.iter().map(|p| p.to_string()).collect(),
+            inherits: inherits.iter().map(|p| p.to_string()).collect(),
+        };
+        rbac.roles
+            .insert("admin".into(), role(&["user.delete"], &["editor"]));
+        rbac.roles
+            .insert("editor".into(), role(&["doc.write"], &["viewer"]));
+        rbac.roles
+            .insert("viewer".into(), role(&["doc.read"], &["admin"]));
+        rbac.assignments
+            .entry("ada".into())
+            .or_default()
+            .insert("admin".into());
+        rbac.assignments
+            .entry("bob".into())
+            .or_default()
+            .insert("editor".into());
+        assert!(rbac.has_permission("ada", "doc.read"));
+        assert!(rbac.has_permission("bob", "doc.read"));
+        assert!(!rbac.has_permission("bob", "billing.read"));
+        assert!(!rbac.has_permission("nobody", "doc.read"));
+    }
+
+    // Business hours: Monday 09:00 is in, 08:59:59.999 and 18:00 are out, Saturday is out.
+    #[test]
+    fn business_hours_are_exact() {
+        assert!(!is_business_hours(MONDAY + 9 * HOUR - 1));
+        assert!(is_business_hours(MONDAY + 9 * HOUR));
+        assert!(is_business_hours(MONDAY + 18 * HOUR - 1));
+        assert!(!is_business_hours(MONDAY + 18 * HOUR));
+        assert!(is_business_hours(MONDAY + 4 * 24 * HOUR + 12 * HOUR));
+        assert!(!is_business_hours(MONDAY + 5 * 24 * HOUR + 12 * HOUR));
+    }
+
+    // The denials win over ownership, and a department colleague writes only during business hours.
+    #[test]
+    fn abac_policy() {
+        let subject = |id: &str, clearance| Subject {
+            id: id.into(),
+            department: "eng".into(),
+            clearance,
+            region: "eu".into(),
+        };
+        let resource = Resource {
+            owner: "ada".into(),
+            department: "eng".into(),
+            classification: 2,
+            region: "eu".into(),
+        };
+        let env = |now_ms, region: &str| Environment {
+            now_ms,
+            region: region.into(),
+        };
+        let night = MONDAY + 22 * HOUR;
+        let noon = MONDAY + 12 * HOUR;
+        assert!(abac_allows(
+            &subject("ada", 2),
+            "delete",
+            &resource,
+            &env(night, "eu")
+        ));
+        assert!(!abac_allows(
+            &subject("ada", 2),
+            "read",
+            &resource,
+            &env(noon, "us")
+        ));
+        assert!(!abac_allows(
+            &subject("ada", 1),
+            "read",
+            &resource,
+            &env(noon, "eu")
+        ));
+        assert!(abac_allows(
+            &subject("bob", 3),
+            "write",
+            &resource,
+            &env(noon, "eu")
+        ));
+        assert!(!abac_allows(
+            &subject("bob", 3),
+            "write",
+            &resource,
+            &env(night, "eu")
+        ));
+        assert!(!abac_allows(
+            &subject("bob", 3),
+            "delete",
+            &resource,
+            &env(noon, "eu")
+        ));
+        assert!(!abac_allows(
+            &subject("bob", 3),
+            "share",
+            &resource,
+            &env(noon, "eu")
+        ));
+    }
+
+    // A viewer of a folder views the documents in it, through nested groups.
+    #[test]
+    fn folder_permissions_reach_documents_through_groups() {
+        let r = rebac(&[
+            "group:eng#member@user:ada",
+            "group:all#member@group:eng#member",
+            "folder:root#viewer@group:all#member",
+            "folder:q3#parent@folder:root",
+            "doc:plan#parent@folder:q3",
+            "doc:plan#owner@user:bob",
+        ]);
+        assert!(r.check("doc:plan", "viewer", "ada"));
+        assert!(!r.check("doc:plan", "editor", "ada"));
+        assert!(r.check("doc:plan", "editor", "bob"));
+        assert!(r.check("doc:plan", "viewer", "bob"));
+        assert!(!r.check("doc:plan", "viewer", "eve"));
+    }
+
+    // Groups that contain each other terminate, and the answer is still right.
+    #[test]
+    fn cycles_terminate() {
+        let r = rebac(&[
+            "group:a#member@group:b#member",
+            "group:b#member@group:a#member",
+            "group:b#member@user:ada",
+            "folder:x#parent@folder:y",
+            "folder:y#parent@folder:x",
+            "folder:y#viewer@group:a#member",
+        ]);
+        assert!(r.check("group:a", "member", "ada"));
+        assert!(r.check("folder:x", "viewer", "ada"));
+        assert!(!r.check("folder:x", "viewer", "eve"));
+        assert!(!r.check("folder:x", "editor", "ada"));
+    }
+}

@@ -1,0 +1,531 @@
+//! # Envelope encryption and a secrets store
+//!
+//! Encrypting data at rest raises the real question: where does the key live? Not next to the data (a stolen
+//! backup would hold both), and not in the application's config. Cloud KMS and Vault answer with **envelope
+//! encryption**:
+//!
+//! - each record gets its own fresh random **data key** (DEK) and is encrypted with it, locally and fast;
+//! - the DEK is then **wrapped** (encrypted) by a **master key** (KEK) that never leaves the KMS, and the
+//!   wrapped DEK is stored next to the ciphertext: the *envelope*;
+//! - **rotating** the master key does not mean re-encrypting terabytes: each envelope's DEK is unwrapped with
+//!   the old master key and wrapped again with the new one (**re-wrap**); the data ciphertext is untouched.
+//!
+//! The cipher is **AES-256-GCM**, an AEAD: besides secrecy it authenticates the ciphertext *and* some
+//! **associated data** (AAD) that is not encrypted but must match at decryption. Binding the record's context
+//! (`tenant=acme;table=users;column=ssn`) as AAD stops an attacker with database access from moving a
+//! ciphertext to another row or tenant: it would no longer decrypt. GCM's one hard rule: never encrypt two
+//! messages with the same key and nonce (96 bits). A fresh DEK per record and a random nonce keep you far from
+//! that.
+//!
+//! The second half is a tiny **Vault**: secrets by path with versions, tokens that expire (a lease), path
+//! policies (`secret/app/*` with `read`/`write`, and `deny` that wins), and an **audit log** that records who
+//! did what to which path without ever writing a secret, a key or a token into it.
+//!
+//! ## The contract (JSON lines; the program is started with `--audit-log PATH`; bytes travel as hex)
+//!
+//! - `{"op":"add_master_key","kid","key"}` (32 bytes) → `{"ok":true}`; the first one added becomes active.
+//!   `{"op":"rotate","kid"}` → the active master key is now `kid`. `{"op":"retire","kid"}` → forgotten.
+//! - `{"op":"encrypt","context","plaintext"}` → `{"envelope":{"kid","wrapped_key","key_nonce","nonce",
+//!   "ciphertext"}}` where, with a fresh 32-byte DEK and fresh 12-byte nonces,
+//!   `wrapped_key = AES-256-GCM(master[kid], key_nonce, DEK, aad = kid)` and
+//!   `ciphertext = AES-256-GCM(DEK, nonce, plaintext, aad = context)` (the 16-byte tag at the end of each).
+//! - `{"op":"decrypt","context","envelope"}` → `{"plaintext"}`; `{"error":"unknown master key"}` for a kid
+//!   not (or no longer) known; `{"error":"decryption failed"}` for anything tampered with.
+//! - `{"op":"rewrap","envelope"}` → the envelope with its DEK wrapped by the active master key (new `kid`,
+//!   `wrapped_key`, `key_nonce`); `nonce` and `ciphertext` unchanged.
+//! - `{"op":"token","token","ttl_ms","rules":[{"path","capabilities"}]}` → `{"ok":true}`: the token is valid
+//!   while `now < issued + ttl_ms`. `{"op":"tick","ms"}` → `{"now"}` moves the fake clock.
+//! - `{"op":"put","token","path","value"}` (needs `write`) → `{"version"}` (1, 2, … per path);
+//!   `{"op":"get","token","path","version"?}` (needs `read`) → `{"value","version"}` (latest by default) or
+//!   `{"error":"not found"}`. A token past its TTL → `{"error":"token expired"}`; not allowed or unknown →
+//!   `{"error":"permission denied"}`.
+//! - Policies: a rule's path is exact, or ends in `/*` and covers every path under that prefix. The most
+//!   specific matching rule decides (an exact rule over any glob, a longer glob over a shorter one); a rule
+//!   with `deny` refuses everything; no matching rule refuses everything.
+//! - The audit log gets one line per request: `op=<op> path=<path> kid=<kid> token=<token>` where `path` and
+//!   `kid` are the request's fields (or `-`) and `token` is the first 8 hex digits of the token's SHA-256
+//!   (or `-`). Nothing else: no value, plaintext, key or token.
+//!
+//! ## Pitfalls
+//!
+//! - Forgetting the AAD, or passing it at encryption but not at decryption.
+//! - One DEK for everything ("we rotate it yearly"): every record then falls with that one key.
+//! - Re-encrypting the data on rotation, or leaving new encryptions on the old master key.
+//! - `secret/app*`-style prefix checks: `secret/application/…` is not under `secret/app/`.
+//! - `now <= expiry`: a lease is over *at* its expiry instant.
+//! - `eprintln!("{request:?}")` while debugging, left in: the log is where secrets leak most.
+//!
+//! Roadmap: encryption (AES), secrets management (Vault, KMS), JWT secret management.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::process::ExitCode;
+
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use backlings_harness::stdio::{from_hex, serve_json_lines, to_hex};
+use rand::RngCore as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// An encrypted record with its wrapped data key. Bytes are hex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub kid: String,
+    pub wrapped_key: String,
+    pub key_nonce: String,
+    pub nonce: String,
+    pub ciphertext: String,
+}
+
+/// One policy rule.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Rule {
+    pub path: String,
+    pub capabilities: Vec<String>,
+}
+
+/// Why a request was refused; the text is the contract's error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VaultError {
+    #[error("unknown master key")]
+    UnknownMasterKey,
+    #[error("no active master key")]
+    NoActiveKey,
+    #[error("decryption failed")]
+    DecryptionFailed,
+    #[error("permission denied")]
+    PermissionDenied,
+    #[error("token expired")]
+    TokenExpired,
+    #[error("not found")]
+    NotFound,
+    #[error("bad request: {0}")]
+    BadRequest(String),
+}
+
+/// An issued token.
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub rules: Vec<Rule>,
+    pub expires_at_ms: u64,
+}
+
+/// The whole state: master keys, secrets, tokens, and the fake clock.
+#[derive(Debug, Default)]
+pub struct Vault {
+    pub now_ms: u64,
+    pub master_keys: BTreeMap<String, Vec<u8>>,
+    pub active: Option<String>,
+    pub secrets: BTreeMap<String, Vec<String>>,
+    pub tokens: BTreeMap<String, Token>,
+}
+
+impl Vault {
+    /// Seals `plaintext` for `context` in a new envelope under the active master key.
+    pub fn encrypt(&self, context: &str, plaintext: &[u8]) -> Result<Envelope, VaultError> {
+        // TODO: a fresh 32-byte data key and 12-byte nonce; seal the plaintext with the context as AAD; wrap
+        // the data key with the active master key (see `wrap`).
+        todo!()
+    }
+
+    /// Opens `envelope` for `context`.
+    pub fn decrypt(&self, context: &str, envelope: &Envelope) -> Result<Vec<u8>, VaultError> {
+        // TODO: unwrap the data key, then open the ciphertext with the context as AAD.
+        todo!()
+    }
+
+    /// The same envelope with its data key wrapped by the active master key; the data is not touched.
+    pub fn rewrap(&self, envelope: &Envelope) -> Result<Envelope, VaultError> {
+        // TODO: unwrap with the envelope's master key, wrap again with the active one; keep the data as is.
+        todo!()
+    }
+
+    fn wrap(
+        &self,
+        kid: &str,
+        data_key: &[u8],
+        nonce: Vec<u8>,
+        ciphertext: Vec<u8>,
+    ) -> Result<Envelope, VaultError> {
+        // TODO: seal `data_key` with master key `kid` (aad = kid, a fresh key nonce) and build the envelope.
+        todo!()
+    }
+
+    fn unwrap_key(&self, envelope: &Envelope) -> Result<Vec<u8>, VaultError> {
+        // TODO: open the wrapped data key with the envelope's master key (aad = kid); unknown kid is an error.
+        todo!()
+    }
+
+    /// Whether `token` may use `capability` on `path` right now.
+    pub fn authorize(&self, token: &str, path: &str, capability: &str) -> Result<(), VaultError> {
+        // TODO: unknown token → permission denied; expired (now >= expiry) → token expired; then the rules.
+        todo!()
+    }
+
+    /// Stores a new version of `path` and returns its number.
+    pub fn put(&mut self, token: &str, path: &str, value: &str) -> Result<usize, VaultError> {
+        // TODO: needs `write`; append a version and return its number (1, 2, …).
+        todo!()
+    }
+
+    /// Version `version` of `path` (the latest when `None`), with its number.
+    pub fn get(
+        &self,
+        token: &str,
+        path: &str,
+        version: Option<usize>,
+    ) -> Result<(String, usize), VaultError> {
+        // TODO: needs `read`; the asked version, or the latest; missing → not found.
+        todo!()
+    }
+}
+
+/// Whether `rules` grant `capability` on `path`: the most specific matching rule decides, `deny` refuses.
+pub fn allowed(rules: &[Rule], path: &str, capability: &str) -> bool {
+    // TODO: find the most specific rule matching `path` (exact beats any `/*` glob, longer glob beats
+    // shorter); it decides: `deny` refuses, otherwise the capability must be listed. No match refuses.
+    todo!()
+}
+
+/// The audit line of one request: op, path, kid and a token fingerprint, never a secret.
+pub fn audit_line(request: &Value) -> String {
+    // TODO: `op=<op> path=<path> kid=<kid> token=<first 8 hex of SHA-256(token)>`, `-` for missing fields.
+    todo!()
+}
+
+/// AES-256-GCM encryption; the tag is appended (provided: you do not need to change this).
+pub fn aead_seal(key: &[u8], nonce: &[u8], plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
+    let cipher = Aes256Gcm::new_from_slice(key).expect("keys are 32 bytes");
+    let nonce: [u8; 12] = nonce.try_into().expect("nonces are 12 bytes");
+    cipher
+        .encrypt(
+            &nonce.into(),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        .expect("AES-GCM encryption cannot fail for these sizes")
+}
+
+/// AES-256-GCM decryption; any mismatch (key, nonce, ciphertext, tag or AAD) is `DecryptionFailed`
+/// (provided: you do not need to change this).
+pub fn aead_open(
+    key: &[u8],
+    nonce: &[u8],
+    ciphertext: &[u8],
+    aad: &[u8],
+) -> Result<Vec<u8>, VaultError> {
+    let nonce: [u8; 12] = nonce.try_into().map_err(|_| VaultError::DecryptionFailed)?;
+    let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| VaultError::DecryptionFailed)?;
+    cipher
+        .decrypt(
+            &nonce.into(),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
+        .map_err(|_| VaultError::DecryptionFailed)
+}
+
+/// `n` bytes from the operating system's random source (provided: you do not need to change this).
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; n];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+fn hex(text: &str) -> Result<Vec<u8>, VaultError> {
+    from_hex(text).map_err(VaultError::BadRequest)
+}
+
+/// One request line (provided: you do not need to change this).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum Request {
+    AddMasterKey {
+        kid: String,
+        key: String,
+    },
+    Rotate {
+        kid: String,
+    },
+    Retire {
+        kid: String,
+    },
+    Encrypt {
+        context: String,
+        plaintext: String,
+    },
+    Decrypt {
+        context: String,
+        envelope: Envelope,
+    },
+    Rewrap {
+        envelope: Envelope,
+    },
+    Token {
+        token: String,
+        ttl_ms: u64,
+        rules: Vec<Rule>,
+    },
+    Tick {
+        ms: u64,
+    },
+    Put {
+        token: String,
+        path: String,
+        value: String,
+    },
+    Get {
+        token: String,
+        path: String,
+        version: Option<usize>,
+    },
+}
+
+/// Answers one request (provided: you do not need to change this).
+fn handle(vault: &mut Vault, request: Request) -> Result<Value, VaultError> {
+    Ok(match request {
+        Request::AddMasterKey { kid, key } => {
+            let key = hex(&key)?;
+            if key.len() != 32 {
+                return Err(VaultError::BadRequest(
+                    "a master key is 32 bytes".to_string(),
+                ));
+            }
+            vault.active.get_or_insert_with(|| kid.clone());
+            vault.master_keys.insert(kid, key);
+            json!({"ok": true})
+        }
+        Request::Rotate { kid } => {
+            if !vault.master_keys.contains_key(&kid) {
+                return Err(VaultError::UnknownMasterKey);
+            }
+            vault.active = Some(kid);
+            json!({"ok": true})
+        }
+        Request::Retire { kid } => {
+            vault.master_keys.remove(&kid);
+            if vault.active.as_ref() == Some(&kid) {
+                vault.active = None;
+            }
+            json!({"ok": true})
+        }
+        Request::Encrypt { context, plaintext } => {
+            json!({"envelope": vault.encrypt(&context, &hex(&plaintext)?)?})
+        }
+        Request::Decrypt { context, envelope } => {
+            json!({"plaintext": to_hex(&vault.decrypt(&context, &envelope)?)})
+        }
+        Request::Rewrap { envelope } => json!({"envelope": vault.rewrap(&envelope)?}),
+        Request::Token {
+            token,
+            ttl_ms,
+            rules,
+        } => {
+            let expires_at_ms = vault.now_ms.saturating_add(ttl_ms);
+            vault.tokens.insert(
+                token,
+                Token {
+                    rules,
+                    expires_at_ms,
+                },
+            );
+            json!({"ok": true})
+        }
+        Request::Tick { ms } => {
+            vault.now_ms += ms;
+            json!({"now": vault.now_ms})
+        }
+        Request::Put { token, path, value } => {
+            json!({"version": vault.put(&token, &path, &value)?})
+        }
+        Request::Get {
+            token,
+            path,
+            version,
+        } => {
+            let (value, version) = vault.get(&token, &path, version)?;
+            json!({"value": value, "version": version})
+        }
+    })
+}
+
+/// Serves JSON lines and writes the audit log (provided: you do not need to change this).
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(path) = args
+        .iter()
+        .position(|a| a == "--audit-log")
+        .and_then(|i| args.get(i + 1))
+    else {
+        eprintln!("usage: sec5_envelope_secrets --audit-log PATH");
+        return ExitCode::from(2);
+    };
+    let mut log = match File::create(path) {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("error: could not create {path}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut vault = Vault::default();
+    serve_json_lines(|request: Value| {
+        let _ = writeln!(log, "{}", audit_line(&request));
+        let _ = log.flush();
+        match serde_json::from_value::<Request>(request) {
+            Ok(request) => {
+                handle(&mut vault, request).unwrap_or_else(|e| json!({"error": e.to_string()}))
+            }
+            Err(e) => json!({"error": format!("bad request: {e}")}),
+        }
+    });
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vault() -> Vault {
+        let mut vault = Vault::default();
+        vault.master_keys.insert("mk-1".to_string(), vec![7u8; 32]);
+        vault.active = Some("mk-1".to_string());
+        vault
+    }
+
+    fn rule(path: &str, capabilities: &[&str]) -> Rule {
+        Rule {
+            path: path.to_string(),
+            capabilities: capabilities.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    // NIST's AES-256-GCM test case 14 (zero key, zero IV, one zero block): the provided AEAD is the real one.
+    #[test]
+    fn aes_256_gcm_matches_the_nist_vector() {
+        let sealed = aead_seal(&[0u8; 32], &[0u8; 12], &[0u8; 16], b"");
+        assert_eq!(
+            to_hex(&sealed),
+            "cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919"
+        );
+    }
+
+    // An envelope opens with the right context, and the DEK and nonces are fresh every time.
+    #[test]
+    fn envelopes_round_trip_with_fresh_keys() {
+        let vault = vault();
+        let a = vault
+            .encrypt("tenant=acme", b"4111 1111 1111 1111")
+            .unwrap();
+        let b = vault
+            .encrypt("tenant=acme", b"4111 1111 1111 1111")
+            .unwrap();
+        assert_ne!(a.wrapped_key, b.wrapped_key);
+        assert_ne!(a.ciphertext, b.ciphertext);
+        assert_eq!(
+            vault.decrypt("tenant=acme", &a).unwrap(),
+            b"4111 1111 1111 1111"
+        );
+    }
+
+    // The context is bound as AAD: the same envelope in another context does not open.
+    #[test]
+    fn another_context_does_not_decrypt() {
+        let vault = vault();
+        let envelope = vault.encrypt("tenant=acme", b"secret").unwrap();
+        assert_eq!(
+            vault.decrypt("tenant=globex", &envelope),
+            Err(VaultError::DecryptionFailed)
+        );
+    }
+
+    // Re-wrapping changes the key wrapping only, and the envelope still opens after the old key is gone.
+    #[test]
+    fn rewrap_keeps_the_data() {
+        let mut vault = vault();
+        let old = vault.encrypt("ctx", b"data").unwrap();
+        vault.master_keys.insert("mk-2".to_string(), vec![9u8; 32]);
+        vault.active = Some("mk-2".to_string());
+        let new = vault.rewrap(&old).unwrap();
+        assert_eq!(
+            (new.kid.as_str(), &new.nonce, &new.ciphertext),
+            ("mk-2", &old.nonce, &old.ciphertext)
+        );
+        vault.master_keys.remove("mk-1");
+        assert_eq!(vault.decrypt("ctx", &new).unwrap(), b"data");
+        assert_eq!(
+            vault.decrypt("ctx", &old),
+            Err(VaultError::UnknownMasterKey)
+        );
+    }
+
+    // The most specific rule decides; deny wins; a glob covers only what is under its prefix.
+    #[test]
+    fn policies_pick_the_most_specific_rule() {
+        let rules = [
+            rule("secret/app/*", &["read", "write"]),
+            rule("secret/app/admin/*", &["deny"]),
+            rule("secret/app/admin/motd", &["read"]),
+        ];
+        assert!(allowed(&rules, "secret/app/db", "write"));
+        assert!(!allowed(&rules, "secret/app/admin/root", "read"));
+        assert!(allowed(&rules, "secret/app/admin/motd", "read"));
+        assert!(!allowed(&rules, "secret/application/db", "read"));
+        assert!(!allowed(&rules, "secret/other", "read"));
+    }
+
+    // Versions count from 1, and a token is dead at the instant its TTL ends.
+    #[test]
+    fn versions_and_expiry() {
+        let mut vault = vault();
+        let rules = vec![rule("secret/*", &["read", "write"])];
+        vault.tokens.insert(
+            "t".to_string(),
+            Token {
+                rules,
+                expires_at_ms: 100,
+            },
+        );
+        assert_eq!(vault.put("t", "secret/db", "one"), Ok(1));
+        assert_eq!(vault.put("t", "secret/db", "two"), Ok(2));
+        assert_eq!(
+            vault.get("t", "secret/db", Some(1)),
+            Ok(("one".to_string(), 1))
+        );
+        assert_eq!(
+            vault.get("t", "secret/db", None),
+            Ok(("two".to_string(), 2))
+        );
+        assert_eq!(
+            vault.get("t", "secret/db", Some(3)),
+            Err(VaultError::NotFound)
+        );
+        vault.now_ms = 100;
+        assert_eq!(
+            vault.get("t", "secret/db", None),
+            Err(VaultError::TokenExpired)
+        );
+    }
+
+    // The audit line names the request, never its secrets.
+    #[test]
+    fn audit_lines_hold_no_secrets() {
+        let line = audit_line(
+            &json!({"op": "put", "token": "s.hunter2", "path": "secret/db", "value": "pa55"}),
+        );
+        assert!(
+            line.starts_with("op=put path=secret/db kid=- token="),
+            "{line}"
+        );
+        assert!(
+            !line.contains("hunter2") && !line.contains("pa55"),
+            "{line}"
+        );
+    }
+}
