@@ -395,6 +395,7 @@ impl<'ws> Session<'ws> {
             self.tell("the check was stopped".into());
             return self.run_if_changed();
         }
+        self.reload_state();
         let mut failing = Vec::new();
         for (index, verdict) in verdicts.into_iter().enumerate() {
             if !verdict.passed() {
@@ -429,9 +430,18 @@ impl<'ws> Session<'ws> {
     }
 
     fn record(&mut self, index: usize, verdict: &Verdict, hash: Option<String>) {
+        self.reload_state();
         let name = self.ws.exercises()[index].name.clone();
         self.state.record(&name, verdict, hash.unwrap_or_default());
         self.save_state();
+    }
+
+    /// Re-reads the state file before a change, so what `backlings hint` or `run` wrote in another terminal
+    /// while this screen was open is kept, not overwritten by our older copy.
+    pub(super) fn reload_state(&mut self) {
+        if let Ok(fresh) = State::load(self.ws) {
+            self.state = fresh;
+        }
     }
 
     fn save_state(&mut self) {

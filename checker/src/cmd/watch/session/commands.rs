@@ -104,14 +104,15 @@ impl Session<'_> {
         if self.hints_visible == total {
             return self.tell(format!("that was the last hint ({total} of {total})"));
         }
-        let seen = self.state.exercise(&exercise.name).hints_shown;
+        let name = exercise.name.clone();
+        self.reload_state();
+        let seen = self.state.exercise(&name).hints_shown;
         // The first `h` reveals the next tier not seen before (in `backlings hint` or an earlier session).
         self.hints_visible = if self.hints_visible == 0 {
             (seen + 1).min(total)
         } else {
             self.hints_visible + 1
         };
-        let name = exercise.name.clone();
         self.state
             .set_hints_shown(&name, seen.max(self.hints_visible));
         self.save_state();
@@ -158,6 +159,7 @@ impl Session<'_> {
         self.hints_visible = 0;
         self.note = None;
         let name = self.current_name().to_string();
+        self.reload_state();
         self.state.set_current(&name);
         self.save_state();
         // A cancelled run stops within moments; its result is ignored, as its job is no longer the running one.
