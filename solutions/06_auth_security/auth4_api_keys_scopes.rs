@@ -64,18 +64,28 @@
 //! 4. the key's quota for this minute is used up: `429 {"error":"quota exceeded"}` with `Retry-After`;
 //! 5. otherwise `200 {"route":"GET /v1/orders","key":"<id>","owner":"<owner>"}`.
 //!
+//! The access log shows each key as [`redact`] makes it: `bk_<id>_***` for a well-formed key (even an unknown
+//! or wrong one), `***` for anything else. No 16 characters in a row of any secret may appear in a file or in an
+//! answer, but the `201` that issues the key.
+//!
 //! Quotas: a key may make `N` (free) or `M` (pro) requests in each minute of the clock, the fixed windows
 //! `[k·60000, (k+1)·60000)` of `X-Fake-Now`. Only requests that pass checks 1 to 3 count (a 401, a 403 or a
 //! 429 did no work and counts nothing). Both `200` and `429` carry `RateLimit-Limit` (the tier's limit),
 //! `RateLimit-Remaining` (requests left in this window after this one) and `RateLimit-Reset` (seconds until the
 //! window ends, rounded up); a `429` adds `Retry-After` with the same seconds. Counters live in memory.
 //!
+//! ## What you write
+//!
+//! The key functions (`new_key`, `hash_key`, `constant_time_eq`, `parse_key`, `redact`, `grants`) and the
+//! store's `issue`, `revoke`, `authenticate`, `charge` (the quota) and `admit` (the checks, in order). The
+//! routes, the admin API, the HTTP answers, `keys.json` and the access log are provided.
+//!
 //! ## Pitfalls
 //!
 //! - Finding the record by id and stopping there: the id is public (it is in every log line), the secret is
 //!   the key.
-//! - Answering "unknown key" for one and "wrong secret" for the other: the difference tells an attacker
-//!   which ids exist.
+//! - Telling the invalid keys apart (a malformed key answered as a missing one, a message per reason): each
+//!   difference tells an attacker what they got right. They are all one `Refusal::InvalidKey`.
 //! - `403` and `401` mixed up: a client retries a 401 with new credentials, and shows a 403 to a human.
 //! - Counting a request before it is authenticated: whoever knows a key's id (from a log) could then burn its
 //!   quota with made-up secrets.
@@ -462,7 +472,11 @@ fn api(app: &mut App, request: &Request) -> Response {
         Ok(admitted) => with_quota_headers(
             json_response(
                 200,
-                json!({ "route": format!("{method} {path}"), "key": admitted.id, "owner": admitted.owner }),
+                json!({
+                    "route": format!("{method} {path}"),
+                    "key": admitted.id,
+                    "owner": admitted.owner,
+                }),
             ),
             admitted.quota,
         ),
@@ -508,7 +522,13 @@ fn admin(app: &mut App, request: &Request) -> Response {
             save_keys(app);
             json_response(
                 201,
-                json!({ "id": issued.id, "key": issued.key, "owner": body.owner, "scopes": scopes, "tier": body.tier }),
+                json!({
+                    "id": issued.id,
+                    "key": issued.key,
+                    "owner": body.owner,
+                    "scopes": scopes,
+                    "tier": body.tier,
+                }),
             )
         }
         ("POST", _) => {

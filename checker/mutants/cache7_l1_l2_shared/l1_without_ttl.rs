@@ -522,7 +522,7 @@ mod tests {
         let (l2, db) = (MemoryL2::default(), db_with(&[("a", "1")]));
         let cache = TieredCache::new(CONFIG, &l2, &db);
         cache.get("a", 0);
-        l2.del("cache:item:a");
+        (&l2).del("cache:item:a");
         (&db).store("a", "2");
         assert_eq!(cache.get("a", 999), Some("1".to_string()));
         assert_eq!(cache.get("a", 1_000), Some("2".to_string()));

@@ -161,12 +161,12 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
     quotas(g, &mut api, &mut keys, minute(4), minute(5))?;
 
     g.scenario("after a restart every key, and every revocation, is still there");
-    let (_, before, _) = api.dump()?;
+    let before = api.dump()?.records;
     let seen = std::mem::take(&mut api.seen);
     drop(api);
     let mut api = Api::start(g, data_dir, &admin_token, free, pro)?;
     api.seen = seen;
-    let (_, after, _) = api.dump()?;
+    let after = api.dump()?.records;
     ensure(after == before, || {
         Failure::new(
             "the key table survives a restart unchanged: the records live in DATA_DIR/keys.json, written after \
@@ -355,7 +355,11 @@ fn plaintext_failure(key: &Key, place: &str) -> Failure {
 
 /// `GET /admin/keys` holds exactly the records of `keys`, sorted by id, with no secret in it.
 fn check_dump(api: &mut Api, keys: &[Key]) -> Result<(), Failure> {
-    let (order, records, text) = api.dump()?;
+    let api::Dump {
+        order,
+        records,
+        text,
+    } = api.dump()?;
     for key in keys {
         if secret_pieces(key).iter().any(|piece| text.contains(piece)) {
             return Err(

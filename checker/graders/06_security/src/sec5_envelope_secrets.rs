@@ -402,7 +402,7 @@ fn rotation(
             envelope.nonce == old.envelope.nonce && envelope.ciphertext == old.envelope.ciphertext;
         if envelope.kid != "mk-2" || !same_data {
             return Err(Failure::new(rule)
-                .expected(format!("kid \"mk-2\", nonce and ciphertext unchanged"))
+                .expected("kid \"mk-2\", nonce and ciphertext unchanged")
                 .got(format!(
                     "kid {:?}, data {}",
                     envelope.kid,
@@ -451,6 +451,13 @@ struct Rule {
 
 /// The contract's policy decision, written independently of any learner's code.
 fn model_allows(rules: &[Rule], path: &str, capability: &str) -> bool {
+    best_rule(rules, path).is_some_and(|rule| {
+        !rule.capabilities.contains(&"deny") && rule.capabilities.contains(&capability)
+    })
+}
+
+/// The most specific rule matching `path`: an exact rule over any glob, a longer glob over a shorter one.
+fn best_rule<'a>(rules: &'a [Rule], path: &str) -> Option<&'a Rule> {
     let mut best: Option<(usize, &Rule)> = None;
     for rule in rules {
         let score = match rule.path.strip_suffix("/*") {
@@ -462,15 +469,24 @@ fn model_allows(rules: &[Rule], path: &str, capability: &str) -> bool {
             Some(_) => None,
             None => (rule.path == path).then_some(usize::MAX),
         };
-        if let Some(score) = score
-            && best.is_none_or(|(b, _)| score > b)
-        {
-            best = Some((score, rule));
+        match (score, best) {
+            (Some(score), Some((b, _))) if score <= b => {}
+            (Some(score), _) => best = Some((score, rule)),
+            (None, _) => {}
         }
     }
-    best.is_some_and(|(_, rule)| {
-        !rule.capabilities.contains(&"deny") && rule.capabilities.contains(&capability)
-    })
+    best.map(|(_, rule)| rule)
+}
+
+/// Which rule the contract says decides for `path`, in words.
+fn deciding_rule(rules: &[Rule], path: &str) -> String {
+    match best_rule(rules, path) {
+        Some(rule) => format!(
+            "for {path:?} the deciding rule is {:?} with {:?}",
+            rule.path, rule.capabilities
+        ),
+        None => format!("no rule of this token matches {path:?}"),
+    }
 }
 
 const PATHS: [&str; 7] = [
@@ -592,7 +608,8 @@ fn store(g: &mut Grading, s: &mut Session) -> Result<(), Failure> {
             }
             (request, expected)
         };
-        s.expect(request, &expected, policy_rule)?;
+        s.expect(request, &expected, policy_rule)
+            .map_err(|f| f.detail(deciding_rule(&rules, path)))?;
     }
     // Expiry, to the millisecond, for the writer then the reader.
     for who in [1, 2] {

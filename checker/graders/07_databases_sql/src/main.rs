@@ -3,6 +3,7 @@
 mod db1_schema_constraints;
 mod db2_joins_aggregates;
 mod db3_transactions_acid;
+mod db6_indexes_planner;
 mod support;
 
 fn main() -> std::process::ExitCode {
@@ -18,6 +19,10 @@ fn main() -> std::process::ExitCode {
         backlings_grade::Grader {
             exercise: "db3_transactions_acid",
             grade: db3_transactions_acid::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "db6_indexes_planner",
+            grade: db6_indexes_planner::grade,
         },
     ])
 }

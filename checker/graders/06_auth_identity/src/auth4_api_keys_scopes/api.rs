@@ -89,6 +89,16 @@ pub fn sha256_hex(text: &str) -> String {
     hex(&Sha256::digest(text.as_bytes()))
 }
 
+/// The answer of `GET /admin/keys`.
+pub struct Dump {
+    /// The ids in the order they came.
+    pub order: Vec<String>,
+    /// The records by id.
+    pub records: BTreeMap<String, Value>,
+    /// The answer as it came.
+    pub text: String,
+}
+
 /// What goes in the `X-Api-Key` header of one call.
 pub enum Presented<'a> {
     /// No header at all.
@@ -127,6 +137,10 @@ pub struct Api {
     pro_per_minute: u64,
     /// Requests counted per key id: (window, used).
     usage: BTreeMap<String, (u64, u64)>,
+    /// The tier and owner of every key the model has counted, by id.
+    whose: BTreeMap<String, (&'static str, String)>,
+    /// Requests of a key refused with 403 and with 429, per key id and window.
+    refused: BTreeMap<(String, u64), (u64, u64)>,
     /// Every answer but the one that shows a new key, scanned for secrets at the end.
     pub seen: Vec<String>,
 }
@@ -156,6 +170,8 @@ impl Api {
             free_per_minute,
             pro_per_minute,
             usage: BTreeMap::new(),
+            whose: BTreeMap::new(),
+            refused: BTreeMap::new(),
             seen: Vec::new(),
         })
     }
@@ -225,8 +241,8 @@ impl Api {
         Ok(response)
     }
 
-    /// `GET /admin/keys`: the stored records by id, in the order they came.
-    pub fn dump(&mut self) -> Result<(Vec<String>, BTreeMap<String, Value>, String), Failure> {
+    /// `GET /admin/keys`: the stored records.
+    pub fn dump(&mut self) -> Result<Dump, Failure> {
         let response = self.admin(Request::get("/admin/keys"))?;
         let text = response.text();
         self.seen.push(text.clone());
@@ -244,7 +260,11 @@ impl Api {
             order.push(id.to_string());
             records.insert(id.to_string(), record.clone());
         }
-        Ok((order, records, text))
+        Ok(Dump {
+            order,
+            records,
+            text,
+        })
     }
 
     /// Calls route `route` at `now` with `presented`, and checks the whole answer against the model. `note`
@@ -329,47 +349,90 @@ impl Api {
             for (name, value) in headers {
                 let value = value.to_string();
                 if response.header(name) != Some(value.as_str()) {
-                    return Err(Failure::new(format!(
-                        "a {status} carries RateLimit-Limit (the tier's limit), RateLimit-Remaining (requests left in \
-                         this minute of the clock after this one) and RateLimit-Reset (seconds until that minute \
-                         ends, rounded up){}: {name} is wrong",
-                        if status == 429 { ", and Retry-After with the same seconds" } else { "" }
-                    ))
-                    .expected(format!("{name}: {value}"))
-                    .got(format!("{name}: {}", response.header(name).unwrap_or("(none)")))
-                    .detail(format!("the request: {method} {path} at X-Fake-Now {now}, {}", describe(presented)))
-                    .detail(format!(
-                        "the key is {} ({} requests a minute) and had used {used_before} in the minute [{}, {})",
-                        key.tier,
-                        limit,
-                        now / WINDOW_MS * WINDOW_MS,
-                        (now / WINDOW_MS + 1) * WINDOW_MS
-                    )));
+                    let window = now / WINDOW_MS;
+                    let (forbidden, over) = self
+                        .refused
+                        .get(&(key.id.clone(), window))
+                        .copied()
+                        .unwrap_or_default();
+                    let mut failure = Failure::new(header_rule(name, key.tier, limit, used_before))
+                        .expected(format!("{name}: {value}"))
+                        .got(format!(
+                            "{name}: {}",
+                            response.header(name).unwrap_or("(none)")
+                        ))
+                        .detail(format!(
+                            "the request: {method} {path} at X-Fake-Now {now}, {}",
+                            describe(presented)
+                        ))
+                        .detail(format!(
+                            "this minute of the clock is [{}, {})",
+                            window * WINDOW_MS,
+                            (window + 1) * WINDOW_MS
+                        ));
+                    if forbidden + over > 0 && name == "RateLimit-Remaining" {
+                        failure = failure.detail(format!(
+                            "in this minute the key also made {forbidden} requests refused with 403 and {over} \
+                             refused with 429: a refused request did no work and counts nothing"
+                        ));
+                    }
+                    let (others, same_owner) = self.others_in_window(key, window);
+                    if others > 0 && name == "RateLimit-Remaining" {
+                        failure = failure.detail(format!(
+                            "in this minute other {} keys made {others} counted requests ({same_owner} of them \
+                             keys of the same owner): they have quotas of their own",
+                            key.tier
+                        ));
+                    }
+                    return Err(failure);
                 }
             }
         }
         Ok(response)
     }
 
+    /// Requests counted in `window` for other keys of `key`'s tier, and how many of them for its owner's.
+    fn others_in_window(&self, key: &Key, window: u64) -> (u64, u64) {
+        let mut counts = (0, 0);
+        for (id, (seen_window, used)) in &self.usage {
+            let Some((tier, owner)) = self.whose.get(id) else {
+                continue;
+            };
+            if id != &key.id && *seen_window == window && *tier == key.tier {
+                counts.0 += used;
+                if *owner == key.owner {
+                    counts.1 += used;
+                }
+            }
+        }
+        counts
+    }
+
     /// What the contract says about one call, updating the quota model; and how many requests the key had
     /// used in this window before it.
     fn expect(&mut self, presented: &Presented, scope: &str, now: u64) -> (Expected, u64) {
+        let window = now / WINDOW_MS;
         let key = match presented {
             Presented::Nothing => return (Expected::Missing, 0),
             Presented::Bogus(..) => return (Expected::Invalid, 0),
             Presented::Key(key) if key.revoked => return (Expected::Invalid, 0),
-            Presented::Key(key) if !key.grants(scope) => return (Expected::Forbidden, 0),
+            Presented::Key(key) if !key.grants(scope) => {
+                self.refused.entry((key.id.clone(), window)).or_default().0 += 1;
+                return (Expected::Forbidden, 0);
+            }
             Presented::Key(key) => key,
         };
         let limit = self.limit(key.tier);
-        let window = now / WINDOW_MS;
         let reset_s = ((window + 1) * WINDOW_MS - now).div_ceil(1000);
+        self.whose
+            .insert(key.id.clone(), (key.tier, key.owner.clone()));
         let usage = self.usage.entry(key.id.clone()).or_insert((window, 0));
         if window > usage.0 {
             *usage = (window, 0);
         }
         let before = usage.1;
         if usage.1 >= limit {
+            self.refused.entry((key.id.clone(), window)).or_default().1 += 1;
             return (Expected::OverQuota { reset_s }, before);
         }
         usage.1 += 1;
@@ -443,8 +506,8 @@ impl Api {
                 )),
                 429 => Failure::new(format!(
                     "a request within the key's quota is served: the key had used {used_before} of its {} requests \
-                     in the minute {window}. Quota windows are the fixed minutes of X-Fake-Now, and only requests \
-                     that pass the key and scope checks count",
+                     in the minute {window}. Each key has its own quota, the windows are the fixed minutes of \
+                     X-Fake-Now, and only requests that pass the key and scope checks count",
                     self.limit(key.tier)
                 )),
                 _ => Failure::new(
@@ -454,6 +517,25 @@ impl Api {
             },
             _ => Failure::new("the answer follows the contract's order of checks"),
         }
+    }
+}
+
+/// What a wrong `RateLimit-*` or `Retry-After` header breaks, in words.
+fn header_rule(name: &str, tier: &str, limit: u64, used_before: u64) -> String {
+    match name {
+        "RateLimit-Limit" => format!("RateLimit-Limit is the requests a minute of the key's tier ({tier})"),
+        "RateLimit-Remaining" => format!(
+            "RateLimit-Remaining is what is left of this key's quota in this minute of the clock after this \
+             request: the key had used {used_before} of its {limit} before it. Each key has its own quota, and \
+             only requests that pass the key and scope checks count"
+        ),
+        "RateLimit-Reset" => "RateLimit-Reset is the seconds until this minute of the clock ends, rounded up: the \
+                              windows are the fixed minutes [k·60000, (k+1)·60000) of X-Fake-Now, not a minute \
+                              from the key's first request"
+            .to_string(),
+        _ => "a 429 carries Retry-After: the seconds until this minute of the clock ends, rounded up (the same as \
+              RateLimit-Reset)"
+            .to_string(),
     }
 }
 

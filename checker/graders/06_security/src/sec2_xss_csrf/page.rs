@@ -90,20 +90,16 @@ fn parse(html: &str) -> Parsed {
                     duplicate_attribute: false,
                 });
             }
-            Token::EndTag(tag) => {
-                if inside.as_deref() == Some(text(&tag.name).as_str()) {
-                    inside = None;
-                }
+            Token::EndTag(tag) if inside.as_deref() == Some(text(&tag.name).as_str()) => {
+                inside = None;
             }
             Token::String(s) => match inside.as_deref() {
                 Some("h1") => parsed.h1_text.push_str(&text(&s.value)),
                 Some("script") => parsed.script_text.push_str(&text(&s.value)),
                 _ => {}
             },
-            Token::Error(e) => {
-                if matches!(e.value, html5gum::Error::DuplicateAttribute)
-                    && let Some(last) = parsed.tags.last_mut()
-                {
+            Token::Error(e) if matches!(e.value, html5gum::Error::DuplicateAttribute) => {
+                if let Some(last) = parsed.tags.last_mut() {
                     last.duplicate_attribute = true;
                 }
             }

@@ -25,8 +25,6 @@ pub struct Session {
     pub db: RespServer,
     pub system: System,
     pub now: u64,
-    /// How many invalidations each instance has been sent (and so must have applied).
-    sent: [u64; 2],
     next_reader: u64,
 }
 
@@ -79,7 +77,6 @@ impl Session {
             db,
             system,
             now,
-            sent: [0, 0],
             next_reader: 0,
         }
     }
@@ -122,6 +119,14 @@ impl Session {
         let response = exchange(&mut self.programs[x], &request)
             .map_err(|e| e.detail(format!("sent to instance {}: {shown}", NAMES[x])))?;
         g.record(&format!("http {}", NAMES[x]), &shown, &response.summary());
+        if response.status >= 500 {
+            return Err(Failure::new(
+                "every request is answered 200, 204, 404 or 429: a 5xx means the handler failed",
+            )
+            .expected("an answer from the contract")
+            .got(format!("{} {:?}", response.status, response.text()))
+            .detail(format!("sent to instance {}: {shown}", NAMES[x])));
+        }
         Ok(response)
     }
 
@@ -263,6 +268,22 @@ impl Session {
             self.l2.delivered(0) > before[0],
             self.l2.delivered(1) > before[1],
         ];
+        if let Some(lost) = lost_by {
+            let reached: Vec<&str> = (0..2).filter(|&t| told[t]).map(|t| NAMES[t]).collect();
+            g.record(
+                "pub/sub",
+                &format!("message `{id}` on `{CHANNEL}`"),
+                &format!(
+                    "lost on its way to {} (the grader played a network blip); delivered to: {}",
+                    NAMES[lost],
+                    if reached.is_empty() {
+                        "nobody".to_string()
+                    } else {
+                        reached.join(", ")
+                    }
+                ),
+            );
+        }
         self.system.put(x, id, value, self.now, told);
         let stored = traffic.db.iter().any(|c| {
             c.args.first().is_some_and(|n| n == "SET")
@@ -334,9 +355,8 @@ impl Session {
     /// Waits until each instance has applied every invalidation message it was sent (`GET /_stats`), so
     /// the next request meets the L1 the reference expects.
     fn await_invalidations(&mut self, g: &Grading) -> Result<(), Failure> {
-        for x in 0..2 {
-            self.sent[x] = self.l2.delivered(x);
-            let want = self.sent[x];
+        for (x, name) in NAMES.iter().enumerate() {
+            let want = self.l2.delivered(x);
             let deadline = Instant::now() + APPLY_WITHIN;
             loop {
                 let response = exchange(&mut self.programs[x], &Request::get("/_stats"))?;
@@ -349,18 +369,13 @@ impl Session {
                     break;
                 }
                 if Instant::now() >= deadline {
-                    g.record(
-                        &format!("http {}", NAMES[x]),
-                        "GET /_stats",
-                        &response.summary(),
-                    );
+                    g.record(&format!("http {name}"), "GET /_stats", &response.summary());
                     return Err(Failure::new(
                         "each instance applies the invalidation messages it receives (drops the item from its \
                          L1) as they arrive",
                     )
                     .expected(format!(
-                        "{} reports `invalidations {want}` on GET /_stats within {} s",
-                        NAMES[x],
+                        "{name} reports `invalidations {want}` on GET /_stats within {} s",
                         APPLY_WITHIN.as_secs()
                     ))
                     .got(format!("{:?}", response.text()))

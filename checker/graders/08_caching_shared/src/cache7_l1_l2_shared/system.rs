@@ -227,10 +227,15 @@ impl System {
             }
             if l1.entries.iter().any(|e| e.id == id) {
                 l1.entries.retain(|e| e.id != id);
+                let how = if told[tag] {
+                    ""
+                } else {
+                    " (by the writer itself, as it wrote: its own invalidation message was lost)"
+                };
                 l1.gone.insert(
                     id.to_string(),
                     format!(
-                        "it was dropped for the write through {} at X-Fake-Now {now}",
+                        "it was dropped for the write through {} at X-Fake-Now {now}{how}",
                         NAMES[x]
                     ),
                 );
