@@ -284,12 +284,17 @@ mod tests {
     // Missing or garbage files are reported as errors, never as a panic.
     #[test]
     fn bad_files_are_errors() {
-        let dir = std::env::temp_dir().join(format!("sec4-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let garbage = dir.join("garbage.pem");
-        std::fs::write(&garbage, "not a certificate").unwrap();
-        assert!(load_config(&garbage, &garbage).is_err());
-        assert!(load_config(&dir.join("missing.pem"), &garbage).is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
+        // Removes the file when the test ends, even by a panic.
+        struct Scratch(PathBuf);
+        impl Drop for Scratch {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+        let garbage =
+            Scratch(std::env::temp_dir().join(format!("sec4-test-{}.pem", std::process::id())));
+        std::fs::write(&garbage.0, "not a certificate").unwrap();
+        assert!(load_config(&garbage.0, &garbage.0).is_err());
+        assert!(load_config(&garbage.0.with_extension("missing"), &garbage.0).is_err());
     }
 }

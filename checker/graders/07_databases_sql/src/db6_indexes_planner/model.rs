@@ -20,6 +20,9 @@ pub struct Query {
     pub joins: Vec<((String, String), (String, String))>,
 }
 
+/// How a step reads its table: the method, and the index it uses if any.
+type Access = (&'static str, Option<String>);
+
 /// A plan's steps as (table, method, index), rows and cost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -69,7 +72,7 @@ impl Query {
         indexes
     }
 
-    fn first(&self, table: &str) -> ((&'static str, Option<String>), u64) {
+    fn first(&self, table: &str) -> (Access, u64) {
         let mut best = (("scan", None), self.table(table).rows);
         for (name, column) in self.indexes(table) {
             let usable = self.filters.iter().any(|(t, c)| t == table && *c == column);
@@ -81,12 +84,7 @@ impl Query {
         best
     }
 
-    fn join(
-        &self,
-        placed: &[String],
-        table: &str,
-        rows: u64,
-    ) -> Option<((&'static str, Option<String>), u64, u64)> {
+    fn join(&self, placed: &[String], table: &str, rows: u64) -> Option<(Access, u64, u64)> {
         let (mine, theirs) = self.joins.iter().find_map(|(l, r)| {
             if l.0 == table && placed.contains(&r.0) {
                 Some((l, r))
