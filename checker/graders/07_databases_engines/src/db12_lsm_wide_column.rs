@@ -638,7 +638,7 @@ fn restart_after_kill(g: &mut Grading, dir: &DataDir, lsm: &mut Lsm, rng: &mut R
 fn clock_continues(g: &mut Grading, dir: &DataDir, lsm: &mut Lsm, rng: &mut Rng) -> Result<(), Failure> {
     {
         let mut s = Session {
-            program: dir.start(g)?,
+            program: restart(g, dir, lsm)?,
             lsm,
             dir,
         };
@@ -699,7 +699,7 @@ fn damage(g: &mut Grading, dir: &DataDir, lsm: &mut Lsm, kind: &'static str) -> 
     let mut rng = g.rng().fork(20 + kind.len() as u64);
     {
         let mut s = Session {
-            program: dir.start(g)?,
+            program: restart(g, dir, lsm)?,
             lsm,
             dir,
         };
@@ -755,7 +755,7 @@ fn replay_twice(g: &mut Grading, dir: &DataDir, lsm: &mut Lsm) -> Result<(), Fai
     let mut rng = g.rng().fork(30);
     let log = {
         let mut s = Session {
-            program: dir.start(g)?,
+            program: restart(g, dir, lsm)?,
             lsm,
             dir,
         };

@@ -4,6 +4,7 @@ mod data_dir;
 mod db4_mvcc_isolation;
 mod db5_lock_manager;
 mod db7_btree_hash_index;
+mod db12_lsm_wide_column;
 
 fn main() -> std::process::ExitCode {
     backlings_grade::main(&[
@@ -18,6 +19,10 @@ fn main() -> std::process::ExitCode {
         backlings_grade::Grader {
             exercise: "db7_btree_hash_index",
             grade: db7_btree_hash_index::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "db12_lsm_wide_column",
+            grade: db12_lsm_wide_column::grade,
         },
     ])
 }
