@@ -684,10 +684,11 @@ mod tests {
                 thread::spawn(move || cache.get("product:1", &[]))
             })
             .collect();
-        while store.log.lock().unwrap().is_empty() {
+        // Wait for the first load (or for every thread to have given up), then give the others time
+        // to reach the cache while that load is held.
+        while store.log.lock().unwrap().is_empty() && !threads.iter().all(|t| t.is_finished()) {
             thread::yield_now();
         }
-        // Give the other threads time to reach the cache while the load is held.
         thread::sleep(std::time::Duration::from_millis(50));
         store.gate_closed.store(false, Ordering::SeqCst);
         for thread in threads {

@@ -346,14 +346,14 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
 
     let dir = DataDir::new()?;
     let mut lsm = Lsm::default();
-    g.scenario("3 000 seeded operations with flushes and the compactions they trigger, against a model");
+    g.scenario("2 000 seeded operations with flushes and the compactions they trigger, against a model");
     let mut s = Session {
         program: dir.start(g)?,
         lsm: &mut lsm,
         dir: &dir,
     };
     let mut rng = g.rng().fork(12);
-    seeded(&mut s, &mut rng, 3_000)?;
+    seeded(&mut s, &mut rng, 2_000)?;
     drop(s);
 
     g.scenario("killed with SIGKILL and restarted: the SSTables and the commit log give back every acknowledged write");
@@ -621,7 +621,7 @@ fn restart_after_kill(g: &mut Grading, dir: &DataDir, lsm: &mut Lsm, rng: &mut R
             dir,
         };
         s.check_all("after a SIGKILL and a restart")?;
-        seeded(&mut s, rng, 400)?;
+        seeded(&mut s, rng, 300)?;
         // The last writes are only in the commit log when the program is killed.
         for _ in 0..10 {
             seeded_put(&mut s, rng)?;

@@ -4,9 +4,10 @@
 //! `PUT key value` → `OK`), through a client the exercise provides. The grader reads the log to count loads
 //! and saves exactly: a cache is judged by the traffic it spares (or causes) at the store, never by its own
 //! word. `hold_gets` parks every `GET` until the grader releases it, so concurrent misses pile up in a known
-//! state without any sleep deciding the outcome.
+//! state without any sleep deciding the outcome; `hold_gets_from_arrival` and `release_newest` stage the race
+//! of a slow read against a write (the read saw the store before the write and answers after it).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,8 +59,15 @@ struct State {
     data: BTreeMap<String, String>,
     calls: Vec<Call>,
     holding: bool,
+    /// Whether a GET parked from now on answers the value the store held when it arrived.
+    answer_arrival: bool,
     /// GETs parked by `hold_gets`, not yet answered.
     parked: usize,
+    /// The tickets of the parked GETs, in arrival order.
+    parked_tickets: BTreeSet<u64>,
+    /// Parked GETs released one by one (`release_newest`).
+    released: BTreeSet<u64>,
+    next_ticket: u64,
 }
 
 struct Shared {
@@ -120,10 +128,6 @@ impl CountingStore {
     }
 
     /// The value held for `key`, read directly: not logged.
-    #[allow(
-        dead_code,
-        reason = "for the single-flight check of cache4_invalidation_stampede, not written yet"
-    )]
     pub fn value(&self, key: &str) -> Option<String> {
         self.shared.lock().data.get(key).cloned()
     }
@@ -138,13 +142,20 @@ impl CountingStore {
         std::mem::take(&mut self.shared.lock().calls)
     }
 
-    /// From now on, every `GET` waits (logged, unanswered) until [`CountingStore::release_gets`].
-    #[allow(
-        dead_code,
-        reason = "for the single-flight check of cache4_invalidation_stampede, not written yet"
-    )]
+    /// From now on, every `GET` waits (logged, unanswered) until [`CountingStore::release_gets`], then answers
+    /// the value of that moment.
     pub fn hold_gets(&self) {
-        self.shared.lock().holding = true;
+        let mut state = self.shared.lock();
+        state.holding = true;
+        state.answer_arrival = false;
+    }
+
+    /// Like [`CountingStore::hold_gets`], but a parked `GET` answers the value the store held when it arrived: a
+    /// slow read that took its snapshot before a write made while it was parked.
+    pub fn hold_gets_from_arrival(&self) {
+        let mut state = self.shared.lock();
+        state.holding = true;
+        state.answer_arrival = true;
     }
 
     /// Answers every parked `GET` and stops holding new ones.
@@ -153,11 +164,19 @@ impl CountingStore {
         self.shared.released.notify_all();
     }
 
+    /// Answers only the most recently parked `GET` (if any), and keeps holding the others and new ones.
+    pub fn release_newest(&self) -> bool {
+        let mut state = self.shared.lock();
+        let Some(&newest) = state.parked_tickets.last() else {
+            return false;
+        };
+        state.parked_tickets.remove(&newest);
+        state.released.insert(newest);
+        self.shared.released.notify_all();
+        true
+    }
+
     /// Waits until at least `count` GETs are parked, or `limit` has passed; returns how many are parked.
-    #[allow(
-        dead_code,
-        reason = "for the single-flight check of cache4_invalidation_stampede, not written yet"
-    )]
     pub fn wait_parked(&self, count: usize, limit: Duration) -> usize {
         let deadline = Instant::now() + limit;
         loop {
@@ -198,18 +217,31 @@ fn serve(stream: TcpStream, shared: &Shared) {
                     key: (*key).into(),
                     found: None,
                 });
+                let mut arrival_value = None;
                 if state.holding {
+                    let ticket = state.next_ticket;
+                    state.next_ticket += 1;
+                    if state.answer_arrival {
+                        arrival_value = Some(state.data.get(*key).cloned());
+                    }
                     state.parked += 1;
-                    while state.holding && !shared.closed.load(Ordering::SeqCst) {
+                    state.parked_tickets.insert(ticket);
+                    while state.holding
+                        && !state.released.contains(&ticket)
+                        && !shared.closed.load(Ordering::SeqCst)
+                    {
                         state = shared
                             .released
                             .wait(state)
                             .unwrap_or_else(|poisoned| poisoned.into_inner());
                     }
                     state.parked -= 1;
+                    state.parked_tickets.remove(&ticket);
+                    state.released.remove(&ticket);
                 }
-                // Read after the release: a value written while the call was parked is what it sees.
-                let found = state.data.get(*key).cloned();
+                // Unless told otherwise, read after the release: a value written while the call was parked is
+                // what it sees.
+                let found = arrival_value.unwrap_or_else(|| state.data.get(*key).cloned());
                 if let Some(Call::Get { found: slot, .. }) = state.calls.get_mut(index) {
                     slot.clone_from(&found);
                 }

@@ -9,6 +9,7 @@ use backlings_grade::{Failure, Grading, Rng, Server, ensure};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::model::{Expected, Model, describe};
 use crate::support::compact;
 
 /// One quota window: a minute of the clock.
@@ -34,11 +35,17 @@ pub fn route(method: &str, path: &str) -> usize {
 /// A key the grader holds, with what the contract says about it.
 #[derive(Debug, Clone)]
 pub struct Key {
+    /// The public id, the 8 hex digits after `bk_`.
     pub id: String,
+    /// The whole key, as the program showed it once.
     pub key: String,
+    /// Who it was issued to.
     pub owner: String,
+    /// Its scopes, sorted.
     pub scopes: Vec<String>,
+    /// `free` or `pro`.
     pub tier: &'static str,
+    /// Whether it was revoked.
     pub revoked: bool,
 }
 
@@ -81,10 +88,12 @@ pub fn made_key(rng: &mut Rng, owner: &str, scopes: &[&str], tier: &'static str)
     }
 }
 
+/// `bytes` as lowercase hex digits.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The lowercase hex SHA-256 of `text`: what the program must store for a key.
 pub fn sha256_hex(text: &str) -> String {
     hex(&Sha256::digest(text.as_bytes()))
 }
@@ -119,33 +128,19 @@ impl Presented<'_> {
     }
 }
 
-/// What the contract says one call gets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Expected {
-    Missing,
-    Invalid,
-    Forbidden,
-    OverQuota { reset_s: u64 },
-    Served { remaining: u64, reset_s: u64 },
-}
-
 /// The running program, the admin token, and the grader's model of the quotas.
 pub struct Api {
+    /// The program.
     pub server: Server,
     admin_token: String,
-    free_per_minute: u64,
-    pro_per_minute: u64,
-    /// Requests counted per key id: (window, used).
-    usage: BTreeMap<String, (u64, u64)>,
-    /// The tier and owner of every key the model has counted, by id.
-    whose: BTreeMap<String, (&'static str, String)>,
-    /// Requests of a key refused with 403 and with 429, per key id and window.
-    refused: BTreeMap<(String, u64), (u64, u64)>,
+    /// What every call must get.
+    pub model: Model,
     /// Every answer but the one that shows a new key, scanned for secrets at the end.
     pub seen: Vec<String>,
 }
 
 impl Api {
+    /// Starts the program on `data_dir` with this admin token and these quotas.
     pub fn start(
         g: &mut Grading,
         data_dir: &Path,
@@ -167,22 +162,9 @@ impl Api {
         Ok(Api {
             server: g.server_with(&args, &[])?,
             admin_token: admin_token.to_string(),
-            free_per_minute,
-            pro_per_minute,
-            usage: BTreeMap::new(),
-            whose: BTreeMap::new(),
-            refused: BTreeMap::new(),
+            model: Model::new(free_per_minute, pro_per_minute),
             seen: Vec::new(),
         })
-    }
-
-    /// The quota of `tier`.
-    pub fn limit(&self, tier: &str) -> u64 {
-        if tier == "pro" {
-            self.pro_per_minute
-        } else {
-            self.free_per_minute
-        }
     }
 
     fn admin(&mut self, request: Request) -> Result<Response, Failure> {
@@ -286,7 +268,7 @@ impl Api {
                 .header("Content-Type", "application/json")
                 .body(b"{}".to_vec());
         }
-        let (expected, used_before) = self.expect(presented, scope, now);
+        let (expected, used_before) = self.model.expect(presented, scope, now);
         let response = self.server.http(&request)?;
         self.seen.push(response.text());
         let got: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
@@ -320,7 +302,7 @@ impl Api {
             failure
         };
         if response.status != status || got != body {
-            return Err(what(self.rule(
+            return Err(what(self.model.rule(
                 &expected,
                 presented,
                 scope,
@@ -337,7 +319,7 @@ impl Api {
             _ => None,
         };
         if let Some((key, remaining, reset_s)) = quota {
-            let limit = self.limit(key.tier);
+            let limit = self.model.limit(key.tier);
             let mut headers = vec![
                 ("RateLimit-Limit", limit),
                 ("RateLimit-Remaining", remaining),
@@ -349,193 +331,18 @@ impl Api {
             for (name, value) in headers {
                 let value = value.to_string();
                 if response.header(name) != Some(value.as_str()) {
-                    let window = now / WINDOW_MS;
-                    let (forbidden, over) = self
-                        .refused
-                        .get(&(key.id.clone(), window))
-                        .copied()
-                        .unwrap_or_default();
-                    let mut failure = Failure::new(header_rule(name, key.tier, limit, used_before))
-                        .expected(format!("{name}: {value}"))
-                        .got(format!(
-                            "{name}: {}",
-                            response.header(name).unwrap_or("(none)")
-                        ))
+                    let failure = self
+                        .model
+                        .header_failure(name, &value, &response, key, now, used_before)
                         .detail(format!(
                             "the request: {method} {path} at X-Fake-Now {now}, {}",
                             describe(presented)
-                        ))
-                        .detail(format!(
-                            "this minute of the clock is [{}, {})",
-                            window * WINDOW_MS,
-                            (window + 1) * WINDOW_MS
                         ));
-                    if forbidden + over > 0 && name == "RateLimit-Remaining" {
-                        failure = failure.detail(format!(
-                            "in this minute the key also made {forbidden} requests refused with 403 and {over} \
-                             refused with 429: a refused request did no work and counts nothing"
-                        ));
-                    }
-                    let (others, same_owner) = self.others_in_window(key, window);
-                    if others > 0 && name == "RateLimit-Remaining" {
-                        failure = failure.detail(format!(
-                            "in this minute other {} keys made {others} counted requests ({same_owner} of them \
-                             keys of the same owner): they have quotas of their own",
-                            key.tier
-                        ));
-                    }
                     return Err(failure);
                 }
             }
         }
         Ok(response)
-    }
-
-    /// Requests counted in `window` for other keys of `key`'s tier, and how many of them for its owner's.
-    fn others_in_window(&self, key: &Key, window: u64) -> (u64, u64) {
-        let mut counts = (0, 0);
-        for (id, (seen_window, used)) in &self.usage {
-            let Some((tier, owner)) = self.whose.get(id) else {
-                continue;
-            };
-            if id != &key.id && *seen_window == window && *tier == key.tier {
-                counts.0 += used;
-                if *owner == key.owner {
-                    counts.1 += used;
-                }
-            }
-        }
-        counts
-    }
-
-    /// What the contract says about one call, updating the quota model; and how many requests the key had
-    /// used in this window before it.
-    fn expect(&mut self, presented: &Presented, scope: &str, now: u64) -> (Expected, u64) {
-        let window = now / WINDOW_MS;
-        let key = match presented {
-            Presented::Nothing => return (Expected::Missing, 0),
-            Presented::Bogus(..) => return (Expected::Invalid, 0),
-            Presented::Key(key) if key.revoked => return (Expected::Invalid, 0),
-            Presented::Key(key) if !key.grants(scope) => {
-                self.refused.entry((key.id.clone(), window)).or_default().0 += 1;
-                return (Expected::Forbidden, 0);
-            }
-            Presented::Key(key) => key,
-        };
-        let limit = self.limit(key.tier);
-        let reset_s = ((window + 1) * WINDOW_MS - now).div_ceil(1000);
-        self.whose
-            .insert(key.id.clone(), (key.tier, key.owner.clone()));
-        let usage = self.usage.entry(key.id.clone()).or_insert((window, 0));
-        if window > usage.0 {
-            *usage = (window, 0);
-        }
-        let before = usage.1;
-        if usage.1 >= limit {
-            self.refused.entry((key.id.clone(), window)).or_default().1 += 1;
-            return (Expected::OverQuota { reset_s }, before);
-        }
-        usage.1 += 1;
-        (
-            Expected::Served {
-                remaining: limit - usage.1,
-                reset_s,
-            },
-            before,
-        )
-    }
-
-    /// The rule a wrong status or body broke, in words.
-    fn rule(
-        &self,
-        expected: &Expected,
-        presented: &Presented,
-        scope: &str,
-        now: u64,
-        used_before: u64,
-        response: &Response,
-    ) -> Failure {
-        let window = format!(
-            "[{}, {})",
-            now / WINDOW_MS * WINDOW_MS,
-            (now / WINDOW_MS + 1) * WINDOW_MS
-        );
-        match (expected, presented) {
-            (Expected::Missing, _) => Failure::new(
-                "a request without an X-Api-Key header gets 401 {\"error\":\"missing api key\"}",
-            ),
-            (Expected::Invalid, Presented::Key(_)) => Failure::new(
-                "a revoked key is refused from the next request on, with 401 {\"error\":\"invalid api key\"} \
-                 (before any scope or quota check)",
-            ),
-            (Expected::Invalid, _) => Failure::new(format!(
-                "{} must be refused with 401 {{\"error\":\"invalid api key\"}}: the very same answer for a \
-                 malformed key, an unknown id, a wrong secret and a revoked key (a different answer tells an \
-                 attacker what they got right)",
-                describe(presented)
-            )),
-            (Expected::Forbidden, Presented::Key(key)) => {
-                let mut failure = Failure::new(format!(
-                    "a key without the scope `{scope}` gets 403 {{\"error\":\"insufficient scope\",\"required\":\
-                     \"{scope}\"}}: write:R includes read:R and nothing else, and 403 (not 401) means \"we know who \
-                     you are, and you may not do this\""
-                ))
-                .detail(format!("the key holds {}", compact(&json!(key.scopes))));
-                if response.status == 429 {
-                    failure = failure.detail(
-                        "the scope is checked before the quota: a request refused with 403 did no work and \
-                         counts nothing",
-                    );
-                }
-                failure
-            }
-            (Expected::OverQuota { .. }, Presented::Key(key)) => Failure::new(format!(
-                "the key has used all {} requests of its {} quota in the minute {window}: the next request in that \
-                 minute gets 429 {{\"error\":\"quota exceeded\"}} with Retry-After",
-                self.limit(key.tier),
-                key.tier
-            )),
-            (Expected::Served { .. }, Presented::Key(key)) => match response.status {
-                401 => Failure::new(
-                    "a valid key (exactly as issued, not revoked) authenticates: it is found by its id and its \
-                     SHA-256 matches the stored hash",
-                ),
-                403 => Failure::new(format!(
-                    "a key holding {} may call a route that needs `{scope}` (write:R includes read:R)",
-                    compact(&json!(key.scopes))
-                )),
-                429 => Failure::new(format!(
-                    "a request within the key's quota is served: the key had used {used_before} of its {} requests \
-                     in the minute {window}. Each key has its own quota, the windows are the fixed minutes of \
-                     X-Fake-Now, and only requests that pass the key and scope checks count",
-                    self.limit(key.tier)
-                )),
-                _ => Failure::new(
-                    "a request with a valid key and the right scope, within its quota, is served as that key: 200 \
-                     {\"route\":…,\"key\":<its id>,\"owner\":<its owner>}",
-                ),
-            },
-            _ => Failure::new("the answer follows the contract's order of checks"),
-        }
-    }
-}
-
-/// What a wrong `RateLimit-*` or `Retry-After` header breaks, in words.
-fn header_rule(name: &str, tier: &str, limit: u64, used_before: u64) -> String {
-    match name {
-        "RateLimit-Limit" => format!("RateLimit-Limit is the requests a minute of the key's tier ({tier})"),
-        "RateLimit-Remaining" => format!(
-            "RateLimit-Remaining is what is left of this key's quota in this minute of the clock after this \
-             request: the key had used {used_before} of its {limit} before it. Each key has its own quota, and \
-             only requests that pass the key and scope checks count"
-        ),
-        "RateLimit-Reset" => "RateLimit-Reset is the seconds until this minute of the clock ends, rounded up: the \
-                              windows are the fixed minutes [k·60000, (k+1)·60000) of X-Fake-Now, not a minute \
-                              from the key's first request"
-            .to_string(),
-        _ => "a 429 carries Retry-After: the seconds until this minute of the clock ends, rounded up (the same as \
-              RateLimit-Reset)"
-            .to_string(),
     }
 }
 
@@ -557,20 +364,4 @@ fn check_key_format(key: &Key) -> Result<(), Failure> {
         .expected(format!("bk_{}_<64 hex digits>", key.id))
         .got(&key.key)
     })
-}
-
-/// A presented key in words, for the report.
-fn describe(presented: &Presented) -> String {
-    match presented {
-        Presented::Nothing => "no X-Api-Key header".to_string(),
-        Presented::Key(key) => format!(
-            "the {}key {}… of `{}` ({}, scopes {})",
-            if key.revoked { "revoked " } else { "" },
-            &key.key[..12],
-            key.owner,
-            key.tier,
-            compact(&json!(key.scopes))
-        ),
-        Presented::Bogus(_, what) => what.to_string(),
-    }
 }

@@ -441,14 +441,6 @@ impl Lsm {
             .any(|&(low, high)| (low..=high).contains(&ts))
     }
 
-    /// The write with timestamp `ts`.
-    pub fn write_at(&self, ts: u64) -> Option<&Written> {
-        self.written
-            .binary_search_by_key(&ts, |w| w.ts)
-            .ok()
-            .map(|i| &self.written[i])
-    }
-
     /// The newest write that put `value` into the column, if any.
     pub fn version_with(
         &self,
