@@ -378,6 +378,19 @@ fn check_dump(api: &mut Api, keys: &[Key]) -> Result<(), Failure> {
             );
         }
     }
+    for key in keys {
+        ensure(records.contains_key(&key.id), || {
+            let why = if key.revoked {
+                "a revoked key keeps its record, marked \"revoked\": true: the audit trail needs to know which key \
+                 made which request, and a deleted record would let a new key take its id"
+            } else {
+                "`GET /admin/keys` lists the record of every key issued or imported"
+            };
+            Failure::new(why)
+                .expected(compact(&key.record()))
+                .got(format!("no record with the id {}", key.id))
+        })?;
+    }
     let mut sorted = order.clone();
     sorted.sort();
     ensure(order == sorted && order.len() == keys.len(), || {

@@ -386,7 +386,8 @@ pub fn stats(lsm: &Lsm, got_memtable: Option<u64>, got_tables: Option<Vec<(u64, 
             major: false,
         }) => format!(
             "SSTable {id} is the compaction of SSTables {inputs:?}, which did not include every SSTable: it keeps one \
-             entry per newest cell not hidden by a tombstone, and it keeps the tombstones: {entries} entries"
+             entry per newest cell not hidden by a tombstone, and it must keep its tombstones, or the older data they \
+             hide in other SSTables comes back (a zombie): {entries} entries"
         ),
         Some(Origin::Compaction { inputs, major: true }) => format!(
             "SSTable {id} is the compaction of every SSTable ({inputs:?}): tombstones are dropped, with every older \

@@ -1,0 +1,678 @@
+//! mutant: revokes a key by deleting its record instead of marking it revoked
+//! expect: a revoked key keeps its record
+
+//! # API keys: stored hashed, found by a public id, limited by scopes and quotas
+//!
+//! A browser logs in with a password and keeps a session; a *program* (a customer's cron job, a partner's
+//! backend, a CI pipeline) authenticates with an **API key**: a long random string it sends with every
+//! request. Stripe, GitHub, OpenAI, Twilio and AWS all hand them out, and they all learned the same lessons:
+//!
+//! - **Show the key once, store only its hash.** The key is a password that never changes by itself: whoever
+//!   reads your `api_keys` table (a leaked backup, an SQL injection, a support engineer) must not be able to
+//!   use the keys in it. So the server keeps `SHA-256(key)` and forgets the key the moment it has shown it to
+//!   the customer. Why not Argon2 as for passwords? A password is a few guessable words, so its hash must be
+//!   slow to stop guessing; a key is 256 random bits, which no amount of guessing will find, so a fast hash is
+//!   enough, and it costs microseconds on every request instead of tens of milliseconds.
+//! - **A public id inside the key.** The key reads `bk_<id>_<secret>`. The `bk_` prefix lets a secret scanner
+//!   (GitHub's push protection, a log filter) recognise a leaked key; the `id` is the key's public name: it is
+//!   the index the server finds the record by, what the dashboard shows, what the logs keep. Finding the
+//!   record by id is not the same as checking the key: the server still hashes what was presented and
+//!   compares with the stored hash, in constant time (a comparison that stops at the first differing byte
+//!   tells a patient attacker, through the response time, how many bytes they got right).
+//! - **Scopes**: the least privilege a key needs, such as `read:orders`. A request the key may not make gets
+//!   `403 Forbidden` (we know who you are; you may not do this), never `401 Unauthorized` (we do not know who
+//!   you are: a missing, unknown, wrong or revoked key).
+//! - **Revocation**: a leaked key is revoked by its id and is refused from the next request on. The record
+//!   stays (for the audit trail), marked revoked.
+//! - **Quotas per key**: each key has a tier, and each tier a number of requests per minute. One customer's
+//!   runaway script exhausts its own key's quota, and nobody else's.
+//! - **Logs name the key, never show it.** An access log line keeps `bk_<id>_***`: enough to know which key
+//!   made the request, useless to whoever reads the log.
+//!
+//! ## The contract (HTTP)
+//!
+//! Started as `auth4_api_keys_scopes --data-dir DIR --admin-token TOKEN --free-per-minute N
+//! --pro-per-minute M`. The keys live in `DIR/keys.json` (read at start, written after every change) and every
+//! request is logged to `DIR/access.log`; the provided `main` does both, with the records you keep and the
+//! [`redact`]ed key.
+//!
+//! A key is `bk_`, an id of 8 lowercase hex digits, `_`, and a secret of 64 lowercase hex digits (32 bytes from
+//! a CSPRNG). Its record stores the id, the owner, `hash` (the lowercase hex SHA-256 of the **whole** key
+//! text), the scopes, the tier (`free` or `pro`) and `revoked`; never the key nor its secret.
+//!
+//! Admin endpoints (header `X-Admin-Token: TOKEN`; provided):
+//!
+//! | request | answer |
+//! |---|---|
+//! | `POST /admin/keys` `{"owner":O,"scopes":[…],"tier":"free"}` | `201 {"id":…,"key":"bk_…","owner":…,"scopes":[…],"tier":…}`: the only time the key is shown |
+//! | `POST /admin/keys/<id>/revoke` | `200 {"id":…,"revoked":true}` (again on a revoked key), `404` for an unknown id |
+//! | `GET /admin/keys` | `200 {"keys":[record, …]}` sorted by id: what is stored, for the debug dump |
+//!
+//! The API: six routes, each needing one scope. Every request carries `X-Fake-Now: <unix ms>` (the clock)
+//! and `X-Api-Key: <key>`.
+//!
+//! | route | scope |
+//! |---|---|
+//! | `GET /v1/users`, `POST /v1/users` | `read:users`, `write:users` |
+//! | `GET /v1/orders`, `POST /v1/orders` | `read:orders`, `write:orders` |
+//! | `GET /v1/invoices`, `POST /v1/refunds` | `read:billing`, `write:billing` |
+//!
+//! A request is checked in this order, and the first failing check answers:
+//!
+//! 1. no `X-Api-Key` header: `401 {"error":"missing api key"}`;
+//! 2. a malformed key, an unknown id, a wrong secret or a revoked key: `401 {"error":"invalid api key"}`, the
+//!    very same answer for all four;
+//! 3. a scope the key lacks: `403 {"error":"insufficient scope","required":"<scope>"}`. `write:R` includes
+//!    `read:R` (who may change orders may see them); nothing else is implied;
+//! 4. the key's quota for this minute is used up: `429 {"error":"quota exceeded"}` with `Retry-After`;
+//! 5. otherwise `200 {"route":"GET /v1/orders","key":"<id>","owner":"<owner>"}`.
+//!
+//! The access log shows each key as [`redact`] makes it: `bk_<id>_***` for a well-formed key (even an unknown
+//! or wrong one), `***` for anything else. No 16 characters in a row of any secret may appear in a file or in an
+//! answer, but the `201` that issues the key.
+//!
+//! Quotas: a key may make `N` (free) or `M` (pro) requests in each minute of the clock, the fixed windows
+//! `[k·60000, (k+1)·60000)` of `X-Fake-Now`. Only requests that pass checks 1 to 3 count (a 401, a 403 or a
+//! 429 did no work and counts nothing). Both `200` and `429` carry `RateLimit-Limit` (the tier's limit),
+//! `RateLimit-Remaining` (requests left in this window after this one) and `RateLimit-Reset` (seconds until the
+//! window ends, rounded up); a `429` adds `Retry-After` with the same seconds. Counters live in memory.
+//!
+//! ## What you write
+//!
+//! The key functions (`new_key`, `hash_key`, `constant_time_eq`, `parse_key`, `redact`, `grants`) and the
+//! store's `issue`, `revoke`, `authenticate`, `charge` (the quota) and `admit` (the checks, in order). The
+//! routes, the admin API, the HTTP answers, `keys.json` and the access log are provided.
+//!
+//! ## Pitfalls
+//!
+//! - Finding the record by id and stopping there: the id is public (it is in every log line), the secret is
+//!   the key.
+//! - Telling the invalid keys apart (a malformed key answered as a missing one, a message per reason): each
+//!   difference tells an attacker what they got right. They are all one `Refusal::InvalidKey`.
+//! - `403` and `401` mixed up: a client retries a 401 with new credentials, and shows a 403 to a human.
+//! - Counting a request before it is authenticated: whoever knows a key's id (from a log) could then burn its
+//!   quota with made-up secrets.
+//! - Logging the header as it came: a malformed "key" is often a real secret pasted into the wrong place.
+//! - Accepting keys in the query string (`?api_key=`): URLs end up in proxy logs, browser history and
+//!   `Referer` headers. Here keys come only in a header.
+//!
+//! Roadmap: API keys (scoping, revocation, rate limits); scopes & claims; authentication vs authorization.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use backlings_harness::http::{Request, Response, serve};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// What every key starts with, so a secret scanner can recognise one.
+pub const KEY_PREFIX: &str = "bk_";
+/// Hex digits in a key's public id (4 random bytes).
+pub const ID_HEX_DIGITS: usize = 8;
+/// Hex digits in a key's secret (32 random bytes).
+pub const SECRET_HEX_DIGITS: usize = 64;
+/// The length of a quota window: one minute of the clock.
+pub const WINDOW_MS: u64 = 60_000;
+/// What a log line shows in place of a secret.
+pub const REDACTED: &str = "***";
+/// Every scope a key may hold.
+pub const SCOPES: [&str; 6] = [
+    "read:users",
+    "write:users",
+    "read:orders",
+    "write:orders",
+    "read:billing",
+    "write:billing",
+];
+
+/// A key's tier: it sets the key's quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// `--free-per-minute` requests a minute.
+    Free,
+    /// `--pro-per-minute` requests a minute.
+    Pro,
+}
+
+/// What the server stores about one key: everything but the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// The key's public id, the 8 hex digits after `bk_`.
+    pub id: String,
+    /// Who the key belongs to.
+    pub owner: String,
+    /// The lowercase hex SHA-256 of the whole key text.
+    pub hash: String,
+    /// What the key may do, sorted.
+    pub scopes: Vec<String>,
+    /// Which quota applies.
+    pub tier: Tier,
+    /// Whether the key was revoked.
+    pub revoked: bool,
+}
+
+/// A key just issued: the only moment the server holds the key itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedKey {
+    /// The public id (also inside the key).
+    pub id: String,
+    /// The whole key, `bk_<id>_<secret>`, to show to the customer once.
+    pub key: String,
+}
+
+/// Requests a minute for each tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    /// The limit of a free key.
+    pub free_per_minute: u64,
+    /// The limit of a pro key.
+    pub pro_per_minute: u64,
+}
+
+impl Quotas {
+    /// The limit of `tier`.
+    pub fn limit(&self, tier: Tier) -> u64 {
+        match tier {
+            Tier::Free => self.free_per_minute,
+            Tier::Pro => self.pro_per_minute,
+        }
+    }
+}
+
+/// What the `RateLimit-*` headers report after a request was counted (or refused for its quota).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaState {
+    /// The tier's requests per window.
+    pub limit: u64,
+    /// Requests left in this window.
+    pub remaining: u64,
+    /// Milliseconds until this window ends.
+    pub reset_ms: u64,
+}
+
+/// How many requests a key made in which window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// The window's number: `now_ms / WINDOW_MS`.
+    pub window: u64,
+    /// Requests counted in that window.
+    pub used: u64,
+}
+
+/// A request that may go on to its handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admitted {
+    /// The id of the key that made it.
+    pub id: String,
+    /// The owner of that key.
+    pub owner: String,
+    /// The key's quota after counting this request.
+    pub quota: QuotaState,
+}
+
+/// Why a request was refused (the answer is the provided `refusal_response`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No `X-Api-Key` header: 401.
+    MissingKey,
+    /// Malformed, unknown, wrong or revoked: 401, one answer for all.
+    InvalidKey,
+    /// The key lacks this scope: 403.
+    InsufficientScope {
+        /// The scope the route needs.
+        required: String,
+    },
+    /// The key used up its quota for this window: 429.
+    QuotaExceeded(QuotaState),
+}
+
+/// `bytes` as lowercase hex digits.
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new key: a random id and a random secret, from a CSPRNG.
+pub fn new_key() -> IssuedKey {
+    let id = to_hex(&rand::random::<[u8; 4]>());
+    let secret = to_hex(&rand::random::<[u8; 32]>());
+    let key = format!("{KEY_PREFIX}{id}_{secret}");
+    IssuedKey { id, key }
+}
+
+/// The lowercase hex SHA-256 of `key`: what the server stores in place of the key.
+pub fn hash_key(key: &str) -> String {
+    to_hex(&Sha256::digest(key.as_bytes()))
+}
+
+/// Whether `a` and `b` are equal, taking the same time wherever they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let difference = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    // Keep the optimiser from turning the fold back into an early exit.
+    std::hint::black_box(difference) == 0
+}
+
+fn is_lower_hex(text: &str, digits: usize) -> bool {
+    text.len() == digits && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The id of a well-formed key (`bk_` + 8 lowercase hex + `_` + 64 lowercase hex), `None` for anything else.
+pub fn parse_key(presented: &str) -> Option<&str> {
+    let (id, secret) = presented.strip_prefix(KEY_PREFIX)?.split_once('_')?;
+    (is_lower_hex(id, ID_HEX_DIGITS) && is_lower_hex(secret, SECRET_HEX_DIGITS)).then_some(id)
+}
+
+/// What a log line shows of a presented key: `bk_<id>_***` for a well-formed key, `***` for anything else.
+pub fn redact(presented: &str) -> String {
+    match parse_key(presented) {
+        Some(id) => format!("{KEY_PREFIX}{id}_{REDACTED}"),
+        None => REDACTED.to_string(),
+    }
+}
+
+/// Whether a key holding `granted` may do what `required` names (`write:R` includes `read:R`).
+pub fn grants(granted: &[String], required: &str) -> bool {
+    let implied = required
+        .strip_prefix("read:")
+        .map(|resource| format!("write:{resource}"));
+    granted
+        .iter()
+        .any(|scope| scope == required || implied.as_deref() == Some(scope.as_str()))
+}
+
+/// Every key, and how much of its quota each has used.
+#[derive(Debug)]
+pub struct KeyStore {
+    keys: BTreeMap<String, KeyRecord>,
+    quotas: Quotas,
+    usage: HashMap<String, Usage>,
+}
+
+impl KeyStore {
+    /// A store over `records` (loaded from disk) with these quotas (provided).
+    pub fn new(records: Vec<KeyRecord>, quotas: Quotas) -> Self {
+        KeyStore {
+            keys: records.into_iter().map(|r| (r.id.clone(), r)).collect(),
+            quotas,
+            usage: HashMap::new(),
+        }
+    }
+
+    /// Every record, sorted by id (provided).
+    pub fn records(&self) -> impl Iterator<Item = &KeyRecord> {
+        self.keys.values()
+    }
+
+    /// Issues a new key for `owner` with these (valid, sorted) scopes and tier, and stores its record.
+    pub fn issue(&mut self, owner: &str, scopes: Vec<String>, tier: Tier) -> IssuedKey {
+        loop {
+            let issued = new_key();
+            // Ids are short enough to collide one day: never let a new key take over an old record.
+            if self.keys.contains_key(&issued.id) {
+                continue;
+            }
+            let record = KeyRecord {
+                id: issued.id.clone(),
+                owner: owner.to_string(),
+                hash: hash_key(&issued.key),
+                scopes,
+                tier,
+                revoked: false,
+            };
+            self.keys.insert(issued.id.clone(), record);
+            return issued;
+        }
+    }
+
+    /// Revokes the key `id`; `false` when there is no such key.
+    pub fn revoke(&mut self, id: &str) -> bool {
+        self.keys.remove(id).is_some()
+    }
+
+    /// The record of the key `presented`, if it is a valid key: well-formed, known, the right secret, and not
+    /// revoked.
+    pub fn authenticate(&self, presented: &str) -> Option<&KeyRecord> {
+        let id = parse_key(presented)?;
+        let record = self.keys.get(id)?;
+        let matches = constant_time_eq(hash_key(presented).as_bytes(), record.hash.as_bytes());
+        (matches && !record.revoked).then_some(record)
+    }
+
+    /// Counts one request of the key `id` (of `tier`) at `now_ms` against its quota: `Ok` when it fits,
+    /// `Err` (counting nothing) when this window's quota is used up.
+    pub fn charge(&mut self, id: &str, tier: Tier, now_ms: u64) -> Result<QuotaState, QuotaState> {
+        let limit = self.quotas.limit(tier);
+        let window = now_ms / WINDOW_MS;
+        let reset_ms = (window + 1) * WINDOW_MS - now_ms;
+        let usage = self
+            .usage
+            .entry(id.to_string())
+            .or_insert(Usage { window, used: 0 });
+        if window > usage.window {
+            *usage = Usage { window, used: 0 };
+        }
+        if usage.used >= limit {
+            return Err(QuotaState {
+                limit,
+                remaining: 0,
+                reset_ms,
+            });
+        }
+        usage.used += 1;
+        Ok(QuotaState {
+            limit,
+            remaining: limit - usage.used,
+            reset_ms,
+        })
+    }
+
+    /// Decides about one request that needs `required`, made at `now_ms` with the `X-Api-Key` header
+    /// `presented`: the checks of the contract, in its order.
+    pub fn admit(
+        &mut self,
+        presented: Option<&str>,
+        required: &str,
+        now_ms: u64,
+    ) -> Result<Admitted, Refusal> {
+        let presented = presented.ok_or(Refusal::MissingKey)?;
+        let record = self.authenticate(presented).ok_or(Refusal::InvalidKey)?;
+        if !grants(&record.scopes, required) {
+            return Err(Refusal::InsufficientScope {
+                required: required.to_string(),
+            });
+        }
+        let (id, owner, tier) = (record.id.clone(), record.owner.clone(), record.tier);
+        match self.charge(&id, tier, now_ms) {
+            Ok(quota) => Ok(Admitted { id, owner, quota }),
+            Err(quota) => Err(Refusal::QuotaExceeded(quota)),
+        }
+    }
+}
+
+/// The routes of the API and the scope each needs (provided: you do not need to change this).
+pub const ROUTES: [(&str, &str, &str); 6] = [
+    ("GET", "/v1/users", "read:users"),
+    ("POST", "/v1/users", "write:users"),
+    ("GET", "/v1/orders", "read:orders"),
+    ("POST", "/v1/orders", "write:orders"),
+    ("GET", "/v1/invoices", "read:billing"),
+    ("POST", "/v1/refunds", "write:billing"),
+];
+
+/// The server's state behind its lock (provided: you do not need to change this).
+pub struct App {
+    /// The keys and the quotas.
+    pub store: KeyStore,
+    /// The admin token from the command line.
+    pub admin_token: String,
+    /// Where `keys.json` and `access.log` live (`None` in tests: nothing is written).
+    pub data_dir: Option<PathBuf>,
+}
+
+fn json_response(status: u16, body: Value) -> Response {
+    Response::new(status)
+        .with_header("Content-Type", "application/json")
+        .with_header("Cache-Control", "no-store")
+        .with_body(body.to_string().into_bytes())
+}
+
+fn with_quota_headers(response: Response, quota: QuotaState) -> Response {
+    response
+        .with_header("RateLimit-Limit", quota.limit)
+        .with_header("RateLimit-Remaining", quota.remaining)
+        .with_header("RateLimit-Reset", quota.reset_ms.div_ceil(1000))
+}
+
+/// The HTTP answer to a refusal (provided: you do not need to change this).
+pub fn refusal_response(refusal: &Refusal) -> Response {
+    match refusal {
+        Refusal::MissingKey => json_response(401, json!({ "error": "missing api key" })),
+        Refusal::InvalidKey => json_response(401, json!({ "error": "invalid api key" })),
+        Refusal::InsufficientScope { required } => json_response(
+            403,
+            json!({ "error": "insufficient scope", "required": required }),
+        ),
+        Refusal::QuotaExceeded(quota) => with_quota_headers(
+            json_response(429, json!({ "error": "quota exceeded" })),
+            *quota,
+        )
+        .with_header("Retry-After", quota.reset_ms.div_ceil(1000)),
+    }
+}
+
+/// Serves one `/v1/…` request (provided: you do not need to change this).
+fn api(app: &mut App, request: &Request) -> Response {
+    let Some(&(method, path, scope)) = ROUTES
+        .iter()
+        .find(|(m, p, _)| *m == request.method && *p == request.path())
+    else {
+        return json_response(404, json!({ "error": "not found" }));
+    };
+    let Some(now_ms) = request
+        .header("x-fake-now")
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return json_response(
+            400,
+            json!({ "error": "X-Fake-Now must be unix milliseconds" }),
+        );
+    };
+    match app.store.admit(request.header("x-api-key"), scope, now_ms) {
+        Ok(admitted) => with_quota_headers(
+            json_response(
+                200,
+                json!({
+                    "route": format!("{method} {path}"),
+                    "key": admitted.id,
+                    "owner": admitted.owner,
+                }),
+            ),
+            admitted.quota,
+        ),
+        Err(refusal) => refusal_response(&refusal),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssueBody {
+    owner: String,
+    scopes: Vec<String>,
+    tier: Tier,
+}
+
+/// Serves one `/admin/…` request (provided: you do not need to change this).
+fn admin(app: &mut App, request: &Request) -> Response {
+    let token = request.header("x-admin-token").unwrap_or("");
+    if !constant_time_eq(token.as_bytes(), app.admin_token.as_bytes()) {
+        return json_response(401, json!({ "error": "admin token required" }));
+    }
+    let path = request.path();
+    match (request.method.as_str(), path) {
+        ("GET", "/admin/keys") => {
+            let keys: Vec<&KeyRecord> = app.store.records().collect();
+            json_response(200, json!({ "keys": keys }))
+        }
+        ("POST", "/admin/keys") => {
+            let body: IssueBody = match serde_json::from_slice(&request.body) {
+                Ok(body) => body,
+                Err(e) => return json_response(400, json!({ "error": format!("bad body: {e}") })),
+            };
+            let mut scopes = body.scopes;
+            if let Some(unknown) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+                return json_response(400, json!({ "error": format!("unknown scope {unknown}") }));
+            }
+            scopes.sort();
+            scopes.dedup();
+            if body.owner.is_empty() || body.owner.len() > 64 {
+                return json_response(400, json!({ "error": "owner must be 1 to 64 bytes" }));
+            }
+            let issued = app.store.issue(&body.owner, scopes.clone(), body.tier);
+            save_keys(app);
+            json_response(
+                201,
+                json!({
+                    "id": issued.id,
+                    "key": issued.key,
+                    "owner": body.owner,
+                    "scopes": scopes,
+                    "tier": body.tier,
+                }),
+            )
+        }
+        ("POST", _) => {
+            let id = path
+                .strip_prefix("/admin/keys/")
+                .and_then(|rest| rest.strip_suffix("/revoke"));
+            match id {
+                Some(id) if app.store.revoke(id) => {
+                    save_keys(app);
+                    json_response(200, json!({ "id": id, "revoked": true }))
+                }
+                _ => json_response(404, json!({ "error": "no such key" })),
+            }
+        }
+        _ => json_response(404, json!({ "error": "not found" })),
+    }
+}
+
+/// Answers one request and writes its access log line (provided: you do not need to change this).
+pub fn handle(app: &mut App, request: &Request) -> Response {
+    let response = if request.path().starts_with("/admin/") {
+        admin(app, request)
+    } else {
+        api(app, request)
+    };
+    if let Some(dir) = &app.data_dir {
+        let key = request.header("x-api-key").map_or("-".to_string(), redact);
+        let now = request.header("x-fake-now").unwrap_or("-");
+        let line = format!(
+            "{now} {} {} key={key} -> {}\n",
+            request.method,
+            request.path(),
+            response.status
+        );
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("access.log"));
+        if let Err(e) = log.and_then(|mut file| file.write_all(line.as_bytes())) {
+            eprintln!("error: could not write the access log: {e}");
+        }
+    }
+    response
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeysFile {
+    keys: Vec<KeyRecord>,
+}
+
+fn save_keys(app: &App) {
+    let Some(dir) = &app.data_dir else { return };
+    let file = KeysFile {
+        keys: app.store.records().cloned().collect(),
+    };
+    let text = serde_json::to_string_pretty(&file).expect("records serialize");
+    let path = dir.join("keys.json");
+    // Write then rename: a crash mid-write never leaves a half-written key table.
+    let temporary = path.with_extension("json.tmp");
+    if let Err(e) = fs::write(&temporary, text).and_then(|()| fs::rename(&temporary, &path)) {
+        eprintln!("error: could not save {}: {e}", path.display());
+    }
+}
+
+fn load_keys(path: &Path) -> Result<Vec<KeyRecord>, String> {
+    match fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str::<KeysFile>(&text)
+            .map(|file| file.keys)
+            .map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// The command line (provided: you do not need to change this).
+struct Config {
+    data_dir: PathBuf,
+    admin_token: String,
+    quotas: Quotas,
+}
+
+fn parse_args() -> Result<Config, String> {
+    let mut config = Config {
+        data_dir: PathBuf::from("."),
+        admin_token: String::new(),
+        quotas: Quotas {
+            free_per_minute: 10,
+            pro_per_minute: 100,
+        },
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        let number = || {
+            value
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or(format!("{flag} must be a whole number from 1 to 1000000"))
+        };
+        match flag.as_str() {
+            "--data-dir" => config.data_dir = PathBuf::from(&value),
+            "--admin-token" => config.admin_token = value,
+            "--free-per-minute" => config.quotas.free_per_minute = number()?,
+            "--pro-per-minute" => config.quotas.pro_per_minute = number()?,
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+    }
+    if config.admin_token.len() < 16 {
+        return Err("--admin-token needs at least 16 characters".to_string());
+    }
+    Ok(config)
+}
+
+/// Serves the API over HTTP (provided: you do not need to change this).
+fn main() -> ExitCode {
+    let config = match parse_args() {
+        Ok(config) => config,
+        Err(why) => {
+            eprintln!(
+                "error: {why}\nusage: auth4_api_keys_scopes --data-dir DIR --admin-token TOKEN \
+                 [--free-per-minute N] [--pro-per-minute M]"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let records = match load_keys(&config.data_dir.join("keys.json")) {
+        Ok(records) => records,
+        Err(why) => {
+            eprintln!("error: could not load the keys: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let app = Mutex::new(App {
+        store: KeyStore::new(records, config.quotas),
+        admin_token: config.admin_token,
+        data_dir: Some(config.data_dir),
+    });
+    let served = serve(move |request| {
+        let mut app = app.lock().unwrap_or_else(|e| e.into_inner());
+        handle(&mut app, request)
+    });
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: could not serve: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
