@@ -229,7 +229,7 @@ pub enum Refusal {
     QuotaExceeded(QuotaState),
 }
 
-/// `bytes` as lowercase hex digits.
+/// `bytes` as lowercase hex digits (provided).
 pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

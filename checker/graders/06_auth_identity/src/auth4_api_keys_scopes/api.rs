@@ -331,14 +331,19 @@ impl Api {
             for (name, value) in headers {
                 let value = value.to_string();
                 if response.header(name) != Some(value.as_str()) {
-                    let failure = self
-                        .model
-                        .header_failure(name, &value, &response, key, now, used_before)
-                        .detail(format!(
-                            "the request: {method} {path} at X-Fake-Now {now}, {}",
-                            describe(presented)
-                        ));
-                    return Err(failure);
+                    let request = format!(
+                        "the request: {method} {path} at X-Fake-Now {now}, {}",
+                        describe(presented)
+                    );
+                    return Err(self.model.header_failure(
+                        name,
+                        &value,
+                        &response,
+                        key,
+                        now,
+                        used_before,
+                        request,
+                    ));
                 }
             }
         }

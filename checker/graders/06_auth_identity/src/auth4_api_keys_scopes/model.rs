@@ -66,7 +66,9 @@ impl Model {
             .unwrap_or_default()
     }
 
-    /// The report for a wrong `RateLimit-*` or `Retry-After` header of a call with `key` at `now`.
+    /// The report for a wrong `RateLimit-*` or `Retry-After` header of a call with `key` at `now` (`request`
+    /// says which call, in words).
+    #[allow(clippy::too_many_arguments)]
     pub fn header_failure(
         &self,
         name: &str,
@@ -75,6 +77,7 @@ impl Model {
         key: &Key,
         now: u64,
         used_before: u64,
+        request: String,
     ) -> Failure {
         let window = now / WINDOW_MS;
         let limit = self.limit(key.tier);
@@ -84,6 +87,7 @@ impl Model {
                 "{name}: {}",
                 response.header(name).unwrap_or("(none)")
             ))
+            .detail(request)
             .detail(format!(
                 "this minute of the clock is [{}, {})",
                 window * WINDOW_MS,

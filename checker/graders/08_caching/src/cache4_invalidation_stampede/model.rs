@@ -122,6 +122,8 @@ pub struct Model {
     pub versions: BTreeMap<String, u64>,
     /// The latest value the program wrote for each key.
     pub written: BTreeMap<String, String>,
+    /// The tag of the latest purge (a write purges its key).
+    pub last_purge: Option<String>,
     calls: Vec<Call>,
     refreshes: VecDeque<Refresh>,
     in_flight: BTreeSet<String>,
@@ -141,6 +143,7 @@ impl Model {
             entries: BTreeMap::new(),
             versions: BTreeMap::new(),
             written: BTreeMap::new(),
+            last_purge: None,
             calls: Vec::new(),
             refreshes: VecDeque::new(),
             in_flight: BTreeSet::new(),
@@ -221,6 +224,7 @@ impl Model {
     }
 
     fn purge(&mut self, tag: &str) {
+        self.last_purge = Some(tag.to_string());
         self.entries
             .retain(|_, entry| !entry.tags.iter().any(|t| t == tag));
     }
