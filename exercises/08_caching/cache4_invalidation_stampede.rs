@@ -49,7 +49,8 @@
 //!   cached whole under a key that embeds the current versions of `page`, `product` and `reviews`,
 //!   tagged `[page:id, product:id, reviews:id]`, with the TTL of `page:id`, the same fresh/stale/gone
 //!   rules and single-flight; a miss renders it from the two fragments through `get` (each cached in
-//!   its own right).
+//!   its own right). A page rendered while a fragment is stale is built from the stale fragment,
+//!   served at once, like any other reader of it.
 //! - `write(key, value)`: one `PUT` to the store, then `purge_tag(key)`. A read that starts after the
 //!   write returns never an older value, even if a load of the key was in flight during the write:
 //!   that load must not fill the cache, and new readers must not wait for it.

@@ -7,29 +7,30 @@
 //!
 //! Cassandra, ScyllaDB, HBase and Bigtable store *wide rows*. A table is cut into **partitions**:
 //! every row with the same partition key (one user's events, one sensor's readings) lives together,
-//! on the same nodes (Cassandra hashes the partition key to pick them). Inside a partition, rows are
-//! kept sorted by their **clustering key** (the event's time, the reading's sequence number), and a
-//! row is a *sparse* set of named columns: two rows of one table need not have the same columns.
-//! "The last 20 events of user 42" is then one partition and one sequential slice. You model the data
-//! per query (one table per access pattern, duplicated when two queries need two orders), never
-//! normalized: there are no joins.
+//! on the same nodes (Cassandra hashes the partition key to pick them). Inside a partition, rows
+//! are kept sorted by their **clustering key** (the event's time, the reading's sequence number),
+//! and a row is a *sparse* set of named columns: two rows of one table need not have the same
+//! columns. "The last 20 events of user 42" is then one partition and one sequential slice. You
+//! model the data per query (one table per access pattern, duplicated when two queries need two
+//! orders), never normalized: there are no joins.
 //!
 //! Under that data model sits a **log-structured merge tree** (LSM), the storage engine of
 //! Cassandra, RocksDB, LevelDB, HBase and most time-series databases. It never updates anything in
 //! place:
 //!
 //! - **Write path.** A write gets a timestamp, is appended to the **commit log** (a write-ahead
-//!   log), and is merged into the **memtable**, a sorted map in memory. Then it is acknowledged. One
-//!   sequential append per write, whatever the key: this is why LSM stores absorb write-heavy
-//!   workloads (events, metrics, messages) that would grind a B-tree's random page writes to a halt.
-//! - **Flush.** When the memtable is big enough, it is written out whole as an **SSTable** (sorted
-//!   string table), an immutable file sorted by key, and the commit log is emptied: everything it
-//!   protected is now in the SSTable.
+//!   log), and is merged into the **memtable**, a sorted map in memory. Then it is acknowledged.
+//!   One sequential append per write, whatever the key: this is why LSM stores absorb write-heavy
+//!   workloads (events, metrics, messages) that would grind a B-tree's random page writes to a
+//!   halt.
+//! - **Flush.** When the memtable is big enough (here: when the grader sends `flush`), it is
+//!   written out whole as an **SSTable** (sorted string table), an immutable file sorted by key,
+//!   and the commit log is emptied: everything it protected is now in the SSTable.
 //! - **Read path.** A row can have pieces in the memtable and in every SSTable (a column written on
 //!   Monday, another on Tuesday, a delete on Wednesday). A read gathers the pieces of its partition
-//!   and **merges** them. Real SSTables keep a bloom filter in memory so that a read skips the files
-//!   that cannot hold the partition; here every SSTable keeps its partition index in memory, and a
-//!   read fetches the partition's bytes from the file.
+//!   and **merges** them. Real SSTables keep a bloom filter in memory so that a read skips the
+//!   files that cannot hold the partition; here every SSTable keeps its partition index in memory,
+//!   and a read fetches the partition's bytes from the file.
 //! - **Compaction.** SSTables pile up, and each one more is one more place every read must look
 //!   (*read amplification*) and one more copy of overwritten data on disk (*space amplification*).
 //!   A compaction merges several SSTables into one and drops what the merge shows to be dead.
@@ -60,9 +61,9 @@
 //! else. A compaction of *some* SSTables that drops a tombstone lets the old value in an SSTable
 //! outside the compaction come back to life: a **zombie**, the most famous Cassandra bug in
 //! production. The rule here: a compaction that includes *every* SSTable drops tombstones (nothing
-//! older is left for them to hide; the memtable only holds newer writes), any other compaction keeps
-//! them. Cassandra also waits `gc_grace_seconds` (10 days by default), so that a replica that missed
-//! the delete is repaired before the tombstone is forgotten.
+//! older is left for them to hide; the memtable only holds newer writes), any other compaction
+//! keeps them. Cassandra also waits `gc_grace_seconds` (10 days by default), so that a replica that
+//! missed the delete is repaired before the tombstone is forgotten.
 //!
 //! ## The merge, exactly
 //!
@@ -71,9 +72,9 @@
 //! - the partition tombstone is the newer of the two (`None` is older than any timestamp);
 //! - for each row, the row tombstone is the newer of the two, and for each column, the cell with
 //!   the higher timestamp (on a tie, keep either: they are the same write seen twice);
-//! - then every cell whose timestamp is `<=` its row's or its partition's tombstone is dropped,
-//!   and so is a row tombstone `<=` the partition tombstone; a row left with no cell and no
-//!   tombstone is dropped.
+//! - then every cell whose timestamp is `<=` its row's or its partition's tombstone is dropped, and
+//!   so is a row tombstone `<=` the partition tombstone; a row left with no cell and no tombstone
+//!   is dropped.
 //!
 //! The memtable, every SSTable and every read result are in canonical form, and the number of
 //! *entries* of a piece (a partition tombstone, a row tombstone, a cell or a cell tombstone each
@@ -86,10 +87,10 @@
 //! each one joins the last bucket when its size is strictly between 0.5 and 1.5 times that bucket's
 //! average size, or when it and the bucket's average are both under `SMALL_TABLE` entries;
 //! otherwise it starts a new bucket. A compaction takes at most `MAX_THRESHOLD` tables of its
-//! bucket (the first ones). Similar sizes merge together, so every entry is rewritten about
-//! log(n) times: cheap writes, at the price of up to twice the disk space during a big compaction.
-//! (The other classic, *leveled* compaction of LevelDB and RocksDB, bounds the space and the number
-//! of files a read visits, and rewrites data more often.)
+//! bucket (the first ones). Similar sizes merge together, so every entry is rewritten about log(n)
+//! times: cheap writes, at the price of up to twice the disk space during a big compaction. (The
+//! other classic, *leveled* compaction of LevelDB and RocksDB, bounds the space and the number of
+//! files a read visits, and rewrites data more often.)
 //!
 //! ## Files and crash recovery
 //!
@@ -100,8 +101,8 @@
 //! crc32 (u32 LE) | length (u32 LE) | payload: the mutation as JSON
 //! ```
 //!
-//! with the CRC-32 of the length and payload bytes. A write is acknowledged only once its record
-//! is in the file (written with `write_all` on the `File`, not sitting in a userspace buffer: a
+//! with the CRC-32 of the length and payload bytes. A write is acknowledged only once its record is
+//! in the file (written with `write_all` on the `File`, not sitting in a userspace buffer: a
 //! process killed with SIGKILL loses what it had not handed to the kernel). Recovery replays the
 //! log from its start into the memtable and **cuts the file** at the first record that is torn or
 //! fails its CRC: otherwise the next append lands after the garbage, and the recovery after that
@@ -112,18 +113,25 @@
 //! leaves the old state or the new one), and only then is the commit log emptied. A compaction
 //! writes its output the same way before it deletes its inputs.
 //!
+//! The file formats are provided at the end of this file: `encode_frame` and `decode_frame` for the
+//! commit log's records, `write_sstable` (the `.tmp`, the sync and the rename) and the `SsTable`
+//! reader (`get`, `partitions`, `entries`, `max_ts`). What goes into the files, and when, is yours.
+//!
 //! ## The contract the grader checks
 //!
 //! The grader sends `put`, `delete_row`, `delete_partition`, `get`, `scan`, `flush`, `compact` and
 //! `stats` requests (their shapes are at the end of this file) and compares every reply with its
-//! own model, including the compactions each flush triggers and the entries of every SSTable. It
-//! checks the files of the data directory, kills the program with SIGKILL and restarts it, and
+//! own model, including the compactions each flush triggers and the entries of every SSTable.
+//! After every flush, `commit.log` must be empty and the data directory must hold exactly one
+//! `sstable-NNNNNN.sst` per live SSTable. The grader kills the program with SIGKILL and restarts
+//! it on the same directory (after a flush too, when only the SSTables remember the clock), and
 //! appends a torn or corrupted record to the commit log before a restart.
 //!
 //! ## Pitfalls
 //!
 //! - Merging by file order ("the newest SSTable wins") instead of by timestamp.
-//! - A delete as a flag ("this row is deleted") instead of a timestamp: the row can never come back.
+//! - A delete as a flag ("this row is deleted") instead of a timestamp: the row can never come
+//!   back.
 //! - Dropping tombstones in a compaction that does not include every SSTable: zombies.
 //! - A clock that starts again at 1 after a restart, or that only looks at the commit log (which a
 //!   flush just emptied).
@@ -581,7 +589,8 @@ fn live_columns(row: &Row) -> Option<BTreeMap<String, String>> {
 //                                                              -> {"rows":[["c1",{"a":"x"}],…]}
 //   {"op":"flush"}    -> {"flushed":3,"compactions":[{"inputs":[1,2,3,4],"output":5}]}
 //                        ({"flushed":null,"compactions":[]} for an empty memtable)
-//   {"op":"compact"}  -> {"inputs":[5,6],"output":7}   (every SSTable; "output":null if nothing is left)
+//   {"op":"compact"}  -> {"inputs":[5,6],"output":7}
+//                        (every SSTable into one; "output":null when nothing is left)
 //   {"op":"stats"}    -> {"memtable":12,"sstables":[{"id":5,"entries":40}]}
 //   an I/O error      -> {"error":"…"}
 
@@ -1009,6 +1018,12 @@ mod tests {
         );
         // 100 is not under 1.5 times the average of 40, 45 and 50 (1.5 x 45 = 67.5).
         assert_eq!(pick_bucket(&[(1, 40), (2, 45), (3, 50), (4, 100)]), None);
+        // "Strictly between": 60 is exactly 1.5 times the average of 40, 40 and 40.
+        assert_eq!(pick_bucket(&[(1, 40), (2, 40), (3, 40), (4, 60)]), None);
+        assert_eq!(
+            pick_bucket(&[(1, 40), (2, 40), (3, 40), (4, 59)]),
+            Some(vec![1, 2, 3, 4])
+        );
     }
 
     // Writes survive a reopen through the commit log, and a torn record at its end is cut off.

@@ -1,5 +1,13 @@
-//! The graders of track 3 (serialization) of backlings: one module per exercise.
+//! The graders of track 3 (serialization) of backlings: one module per exercise, plus what they share
+//! (JSON that keeps its key order, seeded awkward text).
+
+mod ordered_json;
+mod ser1_json_structs;
+mod text;
 
 fn main() -> std::process::ExitCode {
-    backlings_grade::main(&[])
+    backlings_grade::main(&[backlings_grade::Grader {
+        exercise: "ser1_json_structs",
+        grade: ser1_json_structs::grade,
+    }])
 }

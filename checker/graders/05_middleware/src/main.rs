@@ -1,11 +1,18 @@
 //! The graders of track 5 (middleware, request context & rate limiting), one module per exercise.
 
+mod mw1_chain_next;
 mod mw6_token_bucket;
 mod support;
 
 fn main() -> std::process::ExitCode {
-    backlings_grade::main(&[backlings_grade::Grader {
-        exercise: "mw6_token_bucket",
-        grade: mw6_token_bucket::grade,
-    }])
+    backlings_grade::main(&[
+        backlings_grade::Grader {
+            exercise: "mw1_chain_next",
+            grade: mw1_chain_next::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "mw6_token_bucket",
+            grade: mw6_token_bucket::grade,
+        },
+    ])
 }

@@ -80,3 +80,31 @@ impl KeepAlive {
 pub fn record(server: &Server, request: &Request, response: &Response) {
     server.record(&http::printable(&request.to_bytes()), &response.summary());
 }
+
+/// How many exchanges [`send_checked`] puts in the transcript when a check fails (the framework shows 8).
+const RECENT: usize = 8;
+
+/// Sends `requests` in order on `connection` and checks each response with `check(index, response)`. Only
+/// when a check fails are the exchanges up to the failing one (the last few) recorded in the transcript, so
+/// the report shows what led to it without the cost of recording every good exchange.
+pub fn send_checked(
+    connection: &mut KeepAlive,
+    server: &mut Server,
+    requests: &[Request],
+    mut check: impl FnMut(usize, &Response) -> Result<(), Failure>,
+) -> Result<Vec<Response>, Failure> {
+    let responses = connection.send_all(server, requests)?;
+    for (index, response) in responses.iter().enumerate() {
+        if let Err(failure) = check(index, response) {
+            let first = (index + 1).saturating_sub(RECENT);
+            for (request, response) in requests[first..=index]
+                .iter()
+                .zip(&responses[first..=index])
+            {
+                record(server, request, response);
+            }
+            return Err(failure);
+        }
+    }
+    Ok(responses)
+}

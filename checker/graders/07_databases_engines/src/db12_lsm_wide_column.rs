@@ -83,13 +83,22 @@ impl Session<'_> {
         let request = change.request(partition);
         let reply = self.request(&request)?;
         if reply != json!({"ok":true}) {
-            return Err(shape_failure(&request, &reply.to_string(), r#"{"ok":true}"#));
+            return Err(shape_failure(
+                &request,
+                &reply.to_string(),
+                r#"{"ok":true}"#,
+            ));
         }
         self.lsm.apply(partition, change);
         Ok(())
     }
 
-    fn put(&mut self, partition: &str, clustering: &str, columns: &[(&str, Option<&str>)]) -> Result<(), Failure> {
+    fn put(
+        &mut self,
+        partition: &str,
+        clustering: &str,
+        columns: &[(&str, Option<&str>)],
+    ) -> Result<(), Failure> {
         let columns = columns
             .iter()
             .map(|(name, value)| (name.to_string(), value.map(str::to_string)))
@@ -118,7 +127,11 @@ impl Session<'_> {
         let got = match reply.get("row") {
             Some(Value::Null) => None,
             Some(row) => Some(columns_of(row).ok_or_else(|| {
-                shape_failure(&request, &short(&reply), r#"{"row":{"column":"value",…}} or {"row":null}"#)
+                shape_failure(
+                    &request,
+                    &short(&reply),
+                    r#"{"row":{"column":"value",…}} or {"row":null}"#,
+                )
             })?),
             None => {
                 return Err(shape_failure(
@@ -140,8 +153,15 @@ impl Session<'_> {
         Ok(())
     }
 
-    fn scan(&mut self, partition: &str, start: &str, end: &str, limit: usize) -> Result<(), Failure> {
-        let request = json!({"op":"scan","partition":partition,"start":start,"end":end,"limit":limit});
+    fn scan(
+        &mut self,
+        partition: &str,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<(), Failure> {
+        let request =
+            json!({"op":"scan","partition":partition,"start":start,"end":end,"limit":limit});
         let reply = self.request(&request)?;
         let shape = r#"{"rows":[["clustering",{"column":"value",…}],…]}"#;
         let rows: Option<Vec<(String, Columns)>> = reply
@@ -160,7 +180,9 @@ impl Session<'_> {
             return Ok(());
         }
         let in_order = got.windows(2).all(|pair| pair[0].0 < pair[1].0);
-        let in_range = got.iter().all(|(c, _)| start <= c.as_str() && c.as_str() < end);
+        let in_range = got
+            .iter()
+            .all(|(c, _)| start <= c.as_str() && c.as_str() < end);
         let failure = if !in_order || !in_range || got.len() > limit {
             Failure::new(
                 "scan returns the live rows start <= clustering < end of the partition, in clustering order, each \
@@ -176,7 +198,12 @@ impl Session<'_> {
             .detail(format!("sent: {request}")))
     }
 
-    fn first_difference(&self, partition: &str, want: &[(String, Columns)], got: &[(String, Columns)]) -> Failure {
+    fn first_difference(
+        &self,
+        partition: &str,
+        want: &[(String, Columns)],
+        got: &[(String, Columns)],
+    ) -> Failure {
         for i in 0..want.len().max(got.len()) {
             let (w, g) = (want.get(i), got.get(i));
             let (clustering, want_row, got_row) = match (w, g) {
@@ -205,17 +232,28 @@ impl Session<'_> {
         let request = json!({"op":"flush"});
         let reply = self.request(&request)?;
         let (want_flushed, want) = self.lsm.flush();
-        let shape = r#"{"flushed":N or null,"compactions":[{"inputs":[N,…],"output":N or null},…]}"#;
+        let shape =
+            r#"{"flushed":N or null,"compactions":[{"inputs":[N,…],"output":N or null},…]}"#;
         let got_flushed = match reply.get("flushed") {
             Some(Value::Null) => None,
-            Some(id) => Some(id.as_u64().ok_or_else(|| shape_failure(&request, &short(&reply), shape))?),
+            Some(id) => Some(
+                id.as_u64()
+                    .ok_or_else(|| shape_failure(&request, &short(&reply), shape))?,
+            ),
             None => return Err(shape_failure(&request, &short(&reply), shape)),
         };
-        let got: Option<Vec<(Vec<u64>, Option<u64>)>> =
-            reply.get("compactions").and_then(Value::as_array).and_then(|list| {
+        let got: Option<Vec<(Vec<u64>, Option<u64>)>> = reply
+            .get("compactions")
+            .and_then(Value::as_array)
+            .and_then(|list| {
                 list.iter()
                     .map(|c| {
-                        let inputs = c.get("inputs")?.as_array()?.iter().map(Value::as_u64).collect::<Option<_>>()?;
+                        let inputs = c
+                            .get("inputs")?
+                            .as_array()?
+                            .iter()
+                            .map(Value::as_u64)
+                            .collect::<Option<_>>()?;
                         let output = match c.get("output")? {
                             Value::Null => None,
                             id => Some(id.as_u64()?),
@@ -229,14 +267,19 @@ impl Session<'_> {
         };
         let same = want_flushed == got_flushed
             && want.len() == got.len()
-            && want.iter().zip(&got).all(|(w, (inputs, output))| (&w.inputs, &w.output) == (inputs, output));
+            && want
+                .iter()
+                .zip(&got)
+                .all(|(w, (inputs, output))| (&w.inputs, &w.output) == (inputs, output));
         if !same {
             let compactions: Vec<Value> = want.iter().map(model::Compaction::json).collect();
             let expected = json!({"flushed": want_flushed, "compactions": compactions});
-            return Err(explain::flush(&before, want_flushed, &want, got_flushed, &got)
-                .expected(expected)
-                .got(short(&reply))
-                .detail(format!("sent: {request}")));
+            return Err(
+                explain::flush(&before, want_flushed, &want, got_flushed, &got)
+                    .expected(expected)
+                    .got(short(&reply))
+                    .detail(format!("sent: {request}")),
+            );
         }
         if want_flushed.is_some() && self.dir.size(COMMIT_LOG) != 0 {
             return Err(Failure::new(
@@ -270,7 +313,9 @@ impl Session<'_> {
     /// The SSTable files of the data directory are exactly the model's.
     fn check_files(&mut self, when: &str) -> Result<(), Failure> {
         let mut got = Vec::new();
-        let entries = std::fs::read_dir(self.dir.file("")).map_err(|e| Failure::new(format!("the grader could not list the data directory: {e}")))?;
+        let entries = std::fs::read_dir(self.dir.file("")).map_err(|e| {
+            Failure::new(format!("the grader could not list the data directory: {e}"))
+        })?;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with("sstable-") && name.ends_with(".sst") {
@@ -278,7 +323,12 @@ impl Session<'_> {
             }
         }
         got.sort();
-        let want: Vec<String> = self.lsm.tables.iter().map(|t| format!("sstable-{:06}.sst", t.id)).collect();
+        let want: Vec<String> = self
+            .lsm
+            .tables
+            .iter()
+            .map(|t| format!("sstable-{:06}.sst", t.id))
+            .collect();
         if got != want {
             return Err(Failure::new(format!(
                 "the data directory holds one file per live SSTable, named by its id: a compaction deletes its inputs \
@@ -298,12 +348,15 @@ impl Session<'_> {
             return Ok(());
         }
         let memtable = reply.get("memtable").and_then(Value::as_u64);
-        let tables = reply.get("sstables").and_then(Value::as_array).and_then(|tables| {
-            tables
-                .iter()
-                .map(|t| Some((t.get("id")?.as_u64()?, t.get("entries")?.as_u64()?)))
-                .collect()
-        });
+        let tables = reply
+            .get("sstables")
+            .and_then(Value::as_array)
+            .and_then(|tables| {
+                tables
+                    .iter()
+                    .map(|t| Some((t.get("id")?.as_u64()?, t.get("entries")?.as_u64()?)))
+                    .collect()
+            });
         Err(explain::stats(self.lsm, memtable, tables)
             .expected(short(&want))
             .got(short(&reply))
@@ -312,7 +365,12 @@ impl Session<'_> {
 
     /// Every row of every partition ever written, and the stats.
     fn check_all(&mut self, when: &str) -> Result<(), Failure> {
-        let partitions: BTreeSet<String> = self.lsm.written.iter().map(|w| w.partition.clone()).collect();
+        let partitions: BTreeSet<String> = self
+            .lsm
+            .written
+            .iter()
+            .map(|w| w.partition.clone())
+            .collect();
         for partition in partitions {
             self.scan(&partition, "", END, 1_000_000)
                 .map_err(|failure| failure.detail(format!("(checked {when})")))?;
@@ -351,7 +409,9 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
 
     let dir = DataDir::new()?;
     let mut lsm = Lsm::default();
-    g.scenario("2 000 seeded operations with flushes and the compactions they trigger, against a model");
+    g.scenario(
+        "2 000 seeded operations with flushes and the compactions they trigger, against a model",
+    );
     let mut s = Session {
         program: dir.start(g)?,
         lsm: &mut lsm,
@@ -380,14 +440,26 @@ fn memtable_story(g: &mut Grading, s: &mut Session) -> Result<(), Failure> {
     let [ip1, ip2, agent, page, page2] = [0; 5].map(|_| word(rng, 5, 9));
     let ada = "user:ada";
     s.get(ada, "2024-05-01")?;
-    s.put(ada, "2024-05-01", &[("action", Some("login")), ("ip", Some(&ip1))])?;
+    s.put(
+        ada,
+        "2024-05-01",
+        &[("action", Some("login")), ("ip", Some(&ip1))],
+    )?;
     s.get(ada, "2024-05-01")?;
-    s.put(ada, "2024-05-01", &[("ip", Some(&ip2)), ("agent", Some(&agent))])?;
+    s.put(
+        ada,
+        "2024-05-01",
+        &[("ip", Some(&ip2)), ("agent", Some(&agent))],
+    )?;
     s.get(ada, "2024-05-01")?;
     s.put(ada, "2024-05-01", &[("agent", None)])?;
     s.get(ada, "2024-05-01")?;
     s.put(ada, "2024-05-03", &[("action", Some("logout"))])?;
-    s.put(ada, "2024-05-02", &[("action", Some("view")), ("page", Some(&page))])?;
+    s.put(
+        ada,
+        "2024-05-02",
+        &[("action", Some("view")), ("page", Some(&page))],
+    )?;
     s.scan(ada, "", END, 10)?;
     s.scan(ada, "2024-05-02", "2024-05-03", 10)?;
     s.scan(ada, "", END, 2)?;
@@ -415,7 +487,11 @@ fn flush_story(g: &mut Grading, s: &mut Session) -> Result<(), Failure> {
         for day in 10..16 {
             let clustering = format!("2024-06-{day}");
             let (a, b) = (word(rng, 5, 9), word(rng, 5, 9));
-            s.put(user, &clustering, &[("action", Some(&a)), ("page", Some(&b))])?;
+            s.put(
+                user,
+                &clustering,
+                &[("action", Some(&a)), ("page", Some(&b))],
+            )?;
         }
     }
     s.flush()?;
@@ -443,11 +519,21 @@ fn flush_story(g: &mut Grading, s: &mut Session) -> Result<(), Failure> {
 }
 
 /// Puts `rows` rows of `columns` columns into `partition`, values from `rng`.
-fn fill(s: &mut Session, rng: &mut Rng, partition: &str, prefix: &str, rows: usize, columns: &[&str]) -> Result<(), Failure> {
+fn fill(
+    s: &mut Session,
+    rng: &mut Rng,
+    partition: &str,
+    prefix: &str,
+    rows: usize,
+    columns: &[&str],
+) -> Result<(), Failure> {
     for i in 0..rows {
         let values: Vec<String> = columns.iter().map(|_| word(rng, 5, 9)).collect();
-        let cells: Vec<(&str, Option<&str>)> =
-            columns.iter().zip(&values).map(|(c, v)| (*c, Some(v.as_str()))).collect();
+        let cells: Vec<(&str, Option<&str>)> = columns
+            .iter()
+            .zip(&values)
+            .map(|(c, v)| (*c, Some(v.as_str())))
+            .collect();
         s.put(partition, &format!("{prefix}{i:02}"), &cells)?;
     }
     Ok(())
@@ -467,14 +553,22 @@ fn size_tiered(g: &mut Grading) -> Result<(), Failure> {
         for i in 0..4 {
             let row = format!("t{:02}", rng.below(6));
             let value = word(&mut rng, 5, 9);
-            s.put("sensor:1", &row, &[("temp", Some(&value)), ("round", Some(&round.to_string()))])?;
+            s.put(
+                "sensor:1",
+                &row,
+                &[("temp", Some(&value)), ("round", Some(&round.to_string()))],
+            )?;
             if i == 1 {
                 s.put("sensor:2", &row, &[("temp", Some(&value))])?;
             }
         }
         match round {
             1 => s.delete_row("sensor:1", &format!("t{:02}", rng.below(6)))?,
-            2 => s.put("sensor:2", &format!("t{:02}", rng.below(6)), &[("temp", None)])?,
+            2 => s.put(
+                "sensor:2",
+                &format!("t{:02}", rng.below(6)),
+                &[("temp", None)],
+            )?,
             3 => s.delete_partition("sensor:3")?,
             _ => s.put("sensor:3", "t00", &[("temp", Some("cold"))])?,
         }
@@ -494,7 +588,14 @@ fn no_zombies(g: &mut Grading) -> Result<(), Failure> {
     let mut rng = g.rng().fork(4);
     let home = "feed:home";
     // A big SSTable: 12 rows of 3 columns, and a partition of 2 rows of 2 columns (40 entries).
-    fill(&mut s, &mut rng, home, "r", 12, &["title", "author", "likes"])?;
+    fill(
+        &mut s,
+        &mut rng,
+        home,
+        "r",
+        12,
+        &["title", "author", "likes"],
+    )?;
     fill(&mut s, &mut rng, "feed:old", "r", 2, &["title", "author"])?;
     s.flush()?;
     let victim = format!("r{:02}", rng.below(6));
@@ -548,7 +649,14 @@ fn newest_timestamp_wins(g: &mut Grading) -> Result<(), Failure> {
     s.flush()?;
     // Three small SSTables: with the old one they make a bucket that skips the big one.
     for n in 0..3 {
-        fill(&mut s, &mut rng, &format!("cart:{}", 50 + n), "i", 2, &["qty"])?;
+        fill(
+            &mut s,
+            &mut rng,
+            &format!("cart:{}", 50 + n),
+            "i",
+            2,
+            &["qty"],
+        )?;
         s.flush()?;
     }
     for item in ["i0", "i1", "i2", "i3"] {
@@ -580,7 +688,11 @@ fn seeded_put(s: &mut Session, rng: &mut Rng) -> Result<(), Failure> {
     let values: Vec<Option<String>> = (0..count)
         .map(|_| (!rng.chance(1, 8)).then(|| word(rng, 5, 9)))
         .collect();
-    let cells: Vec<(&str, Option<&str>)> = names.iter().zip(&values).map(|(n, v)| (*n, v.as_deref())).collect();
+    let cells: Vec<(&str, Option<&str>)> = names
+        .iter()
+        .zip(&values)
+        .map(|(n, v)| (*n, v.as_deref()))
+        .collect();
     s.put(&partition, &clustering, &cells)
 }
 
@@ -597,7 +709,12 @@ fn seeded(s: &mut Session, rng: &mut Rng, ops: usize) -> Result<(), Failure> {
                 let start = rng.below(ROWS);
                 let end = start + rng.range(0, 12);
                 let limit = rng.range(1, 12) as usize;
-                s.scan(&partition, &format!("t{start:03}"), &format!("t{end:03}"), limit)?;
+                s.scan(
+                    &partition,
+                    &format!("t{start:03}"),
+                    &format!("t{end:03}"),
+                    limit,
+                )?;
             }
             800..950 => {
                 let (partition, clustering) = (seeded_partition(rng), seeded_row(rng));
@@ -618,7 +735,12 @@ fn restart(g: &mut Grading, dir: &DataDir, lsm: &mut Lsm) -> Result<Stdio, Failu
     dir.start(g)
 }
 
-fn restart_after_kill(g: &mut Grading, dir: &DataDir, lsm: &mut Lsm, rng: &mut Rng) -> Result<(), Failure> {
+fn restart_after_kill(
+    g: &mut Grading,
+    dir: &DataDir,
+    lsm: &mut Lsm,
+    rng: &mut Rng,
+) -> Result<(), Failure> {
     {
         let mut s = Session {
             program: restart(g, dir, lsm)?,
@@ -640,7 +762,12 @@ fn restart_after_kill(g: &mut Grading, dir: &DataDir, lsm: &mut Lsm, rng: &mut R
     s.check_all("after a second SIGKILL and restart")
 }
 
-fn clock_continues(g: &mut Grading, dir: &DataDir, lsm: &mut Lsm, rng: &mut Rng) -> Result<(), Failure> {
+fn clock_continues(
+    g: &mut Grading,
+    dir: &DataDir,
+    lsm: &mut Lsm,
+    rng: &mut Rng,
+) -> Result<(), Failure> {
     {
         let mut s = Session {
             program: restart(g, dir, lsm)?,
@@ -700,7 +827,12 @@ fn frame(payload: &[u8]) -> Vec<u8> {
 }
 
 /// Kills the program with writes only in the log, appends a damaged record, restarts, writes, kills, restarts.
-fn damage(g: &mut Grading, dir: &DataDir, lsm: &mut Lsm, kind: &'static str) -> Result<(), Failure> {
+fn damage(
+    g: &mut Grading,
+    dir: &DataDir,
+    lsm: &mut Lsm,
+    kind: &'static str,
+) -> Result<(), Failure> {
     let mut rng = g.rng().fork(20 + kind.len() as u64);
     {
         let mut s = Session {
@@ -739,7 +871,9 @@ fn damage(g: &mut Grading, dir: &DataDir, lsm: &mut Lsm, kind: &'static str) -> 
             lsm,
             dir,
         };
-        s.check_all(&format!("after a restart on a commit log with a {kind} record at its tail"))?;
+        s.check_all(&format!(
+            "after a restart on a commit log with a {kind} record at its tail"
+        ))?;
         s.lsm.since_damage = Some(s.lsm.next_ts);
         for _ in 0..20 {
             seeded_put(&mut s, &mut rng)?;
@@ -750,7 +884,9 @@ fn damage(g: &mut Grading, dir: &DataDir, lsm: &mut Lsm, kind: &'static str) -> 
         lsm,
         dir,
     };
-    s.check_all(&format!("after recovering from the {kind} tail, 20 writes, a SIGKILL and another restart"))?;
+    s.check_all(&format!(
+        "after recovering from the {kind} tail, 20 writes, a SIGKILL and another restart"
+    ))?;
     s.lsm.damaged = None;
     s.lsm.since_damage = None;
     Ok(())

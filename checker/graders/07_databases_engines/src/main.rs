@@ -1,10 +1,10 @@
 //! The graders of track 7 (MVCC, locks, B+tree and hash index, LSM) of backlings: one module per exercise.
 
 mod data_dir;
+mod db12_lsm_wide_column;
 mod db4_mvcc_isolation;
 mod db5_lock_manager;
 mod db7_btree_hash_index;
-mod db12_lsm_wide_column;
 
 fn main() -> std::process::ExitCode {
     backlings_grade::main(&[

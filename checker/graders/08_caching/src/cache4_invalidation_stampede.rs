@@ -48,7 +48,10 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
 }
 
 /// Starts the program over a fresh store holding `initial`.
-fn start(g: &mut Grading, initial: &BTreeMap<String, String>) -> Result<(CountingStore, Stdio), Failure> {
+fn start(
+    g: &mut Grading,
+    initial: &BTreeMap<String, String>,
+) -> Result<(CountingStore, Stdio), Failure> {
     let store = CountingStore::start()?;
     for (key, value) in initial {
         store.set(key, value);
@@ -88,7 +91,11 @@ fn run(g: &mut Grading, initial: &BTreeMap<String, String>, ops: &[Op]) -> Resul
         let (Some(expected), Some(line)) = (expected, op.line()) else {
             if let Op::Set { key, value } = op {
                 store.set(key, value);
-                g.record("store", &format!("(another writer sets {key} = {value})"), "");
+                g.record(
+                    "store",
+                    &format!("(another writer sets {key} = {value})"),
+                    "",
+                );
             }
             continue;
         };
@@ -102,9 +109,11 @@ fn run(g: &mut Grading, initial: &BTreeMap<String, String>, ops: &[Op]) -> Resul
             )
         };
         if got != expected {
-            return Err(context(explain(op, &before, &model, true)
-                .expected(expected.to_string())
-                .got(got.to_string())));
+            return Err(context(
+                explain(op, &before, &model, true)
+                    .expected(expected.to_string())
+                    .got(got.to_string()),
+            ));
         }
         if joined != json!({"values": []}) {
             return Err(Failure::new(
@@ -118,14 +127,18 @@ fn run(g: &mut Grading, initial: &BTreeMap<String, String>, ops: &[Op]) -> Resul
                     .expected(show_calls(&expected_calls))
                     .got(show_calls(&calls)),
             )
-            .detail("the store calls shown are those of this request and of the refreshes it started"));
+            .detail(
+                "the store calls shown are those of this request and of the refreshes it started",
+            ));
         }
     }
     let (_, termination) = program.finish(Duration::from_secs(5))?;
     if !termination.is_success() {
-        return Err(Failure::new("at the end of input the program exits cleanly")
-            .expected("exit code 0")
-            .got(termination.describe()));
+        return Err(
+            Failure::new("at the end of input the program exits cleanly")
+                .expected("exit code 0")
+                .got(termination.describe()),
+        );
     }
     Ok(())
 }
@@ -135,13 +148,14 @@ fn explain(op: &Op, before: &Model, after: &Model, reply: bool) -> Failure {
     match op {
         Op::Get { key, .. } => {
             let cache_key = before.versioned(key);
-            explain_lookup(before, after, key, &cache_key, reply, "the key")
+            explain_lookup(before, after, key, &cache_key, reply, &format!("`{key}`"))
         }
         Op::Page { id } => {
             let cache_key = before.page_key(*id);
             let (_, freshness) = before.lookup(&cache_key);
             let older = before.entries.keys().any(|k| {
-                k.starts_with(&format!("{}|", before.versioned(&format!("page:{id}")))) && *k != cache_key
+                k.starts_with(&format!("{}|", before.versioned(&format!("page:{id}"))))
+                    && *k != cache_key
             });
             if freshness == Freshness::Absent && older {
                 return Failure::new(format!(
@@ -150,7 +164,14 @@ fn explain(op: &Op, before: &Model, after: &Model, reply: bool) -> Failure {
                     cache_key
                 ));
             }
-            explain_lookup(before, after, &format!("page:{id}"), &cache_key, reply, "the page")
+            explain_lookup(
+                before,
+                after,
+                &format!("page:{id}"),
+                &cache_key,
+                reply,
+                &format!("page {id}"),
+            )
         }
         Op::Write { key, .. } => Failure::new(format!(
             "a write is one PUT to the store, then drops every entry tagged `{key}` (the key itself, and every page \
@@ -163,14 +184,23 @@ fn explain(op: &Op, before: &Model, after: &Model, reply: bool) -> Failure {
             "bump answers the new version of `{namespace}`: versions start at 1 and go up by one, and a bump calls \
              the store for nothing"
         )),
-        Op::Tick { .. } => Failure::new("tick moves the fake clock and answers the new time, calling the store for nothing"),
+        Op::Tick { .. } => Failure::new(
+            "tick moves the fake clock and answers the new time, calling the store for nothing",
+        ),
         Op::New(_) => Failure::new(r#"new starts an empty cache and answers {"ok":true}"#),
         Op::Set { .. } => unreachable!("not sent"),
     }
 }
 
 /// The rule for a `get` or a `page`, from what the lookup finds.
-fn explain_lookup(before: &Model, after: &Model, key: &str, cache_key: &str, reply: bool, what: &str) -> Failure {
+fn explain_lookup(
+    before: &Model,
+    after: &Model,
+    key: &str,
+    cache_key: &str,
+    reply: bool,
+    what: &str,
+) -> Failure {
     let (entry, freshness) = before.lookup(cache_key);
     match freshness {
         Freshness::Fresh => {
@@ -186,7 +216,11 @@ fn explain_lookup(before: &Model, after: &Model, key: &str, cache_key: &str, rep
                 "a fresh entry is served from the cache, without calling the store ({what} is fresh until {} ms)",
                 entry.stored_at + entry.ttl_ms
             ));
-            if let Some(tag) = before.last_purge.as_ref().filter(|tag| !entry.tags.contains(tag)) {
+            if let Some(tag) = before
+                .last_purge
+                .as_ref()
+                .filter(|tag| !entry.tags.contains(tag))
+            {
                 failure = failure.detail(format!(
                     "a purge drops only the entries tagged with its tag: the last purge was of `{tag}`, and this \
                      entry's tags are [{}], so it stays cached",
@@ -209,10 +243,17 @@ fn explain_lookup(before: &Model, after: &Model, key: &str, cache_key: &str, rep
                 "no stale read after a committed write: a read returns the value of the latest write of `{key}` \
                  ({latest}), never an older one"
             )),
-            _ if after.store.contains_key(key) || key.starts_with("page:") => Failure::new(format!(
-                "{what} is not cached (never loaded, or dropped by a write, a purge or a bump): the read loads it \
-                 and returns it; a page is rendered from its two fragments, each through get"
+            _ if before.dropped_by.contains_key(cache_key) => Failure::new(format!(
+                "{what} was dropped by {} (it carried that tag), so the read loads it again and returns the store's \
+                 value",
+                before.dropped_by[cache_key]
             )),
+            _ if after.store.contains_key(key) || key.starts_with("page:") => {
+                Failure::new(format!(
+                    "{what} is not cached (never loaded, or dropped by a write, a purge or a bump): the read loads it \
+                 and returns it; a page is rendered from its two fragments, each through get"
+                ))
+            }
             _ => Failure::new(format!(
                 "a key the store does not have is not cached: every read of `{key}` asks the store again, and \
                  answers null"
@@ -248,7 +289,9 @@ fn describe(model: &Model, op: &Op) -> Vec<String> {
                 expires + config.swr_ms
             ));
         }
-        None => lines.push(format!("{key} is not cached (its cache key now: {cache_key})")),
+        None => lines.push(format!(
+            "{key} is not cached (its cache key now: {cache_key})"
+        )),
     }
     lines.push(format!(
         "the store holds {key} = {}",
@@ -493,14 +536,21 @@ fn seeded_trace(rng: &mut Rng, round: u64) -> (BTreeMap<String, String>, Vec<Op>
     for namespace in namespaces {
         for id in 0..ids {
             if rng.chance(9, 10) {
-                initial.insert(format!("{namespace}:{id}"), format!("{}{id}", &namespace[..1]));
+                initial.insert(
+                    format!("{namespace}:{id}"),
+                    format!("{}{id}", &namespace[..1]),
+                );
             }
         }
     }
     let config = Config {
         ttl_ms: rng.range(100, 300),
         jitter_ms: if round == 0 { rng.range(20, 150) } else { 0 },
-        swr_ms: if round == 0 { rng.range(50, 200) } else { rng.range(0, 1) * 100 },
+        swr_ms: if round == 0 {
+            rng.range(50, 200)
+        } else {
+            rng.range(0, 1) * 100
+        },
     };
     let mut ops = vec![Op::New(config)];
     let mut counter = 0;
@@ -524,7 +574,7 @@ fn seeded_trace(rng: &mut Rng, round: u64) -> (BTreeMap<String, String>, Vec<Op>
                 };
                 purge(&tag)
             }
-            71..75 => bump(rng.pick(&["product", "reviews", "user", "page"])),
+            71..75 => bump(*rng.pick(&["product", "reviews", "user", "page"])),
             _ => tick(rng.below(config.ttl_ms / 2 + 1)),
         });
     }

@@ -128,6 +128,7 @@ impl CountingStore {
     }
 
     /// The value held for `key`, read directly: not logged.
+    #[cfg(test)]
     pub fn value(&self, key: &str) -> Option<String> {
         self.shared.lock().data.get(key).cloned()
     }
@@ -142,8 +143,8 @@ impl CountingStore {
         std::mem::take(&mut self.shared.lock().calls)
     }
 
-    /// From now on, every `GET` waits (logged, unanswered) until [`CountingStore::release_gets`], then answers
-    /// the value of that moment.
+    /// From now on, every `GET` waits until [`CountingStore::release_gets`], then answers the value of that
+    /// moment; a held `GET` is counted by [`CountingStore::wait_parked`] at once, and logged when answered.
     pub fn hold_gets(&self) {
         let mut state = self.shared.lock();
         state.holding = true;
@@ -212,11 +213,6 @@ fn serve(stream: TcpStream, shared: &Shared) {
         let answer = match words.as_slice() {
             ["GET", key] => {
                 let mut state = shared.lock();
-                let index = state.calls.len();
-                state.calls.push(Call::Get {
-                    key: (*key).into(),
-                    found: None,
-                });
                 let mut arrival_value = None;
                 if state.holding {
                     let ticket = state.next_ticket;
@@ -242,9 +238,11 @@ fn serve(stream: TcpStream, shared: &Shared) {
                 // Unless told otherwise, read after the release: a value written while the call was parked is
                 // what it sees.
                 let found = arrival_value.unwrap_or_else(|| state.data.get(*key).cloned());
-                if let Some(Call::Get { found: slot, .. }) = state.calls.get_mut(index) {
-                    slot.clone_from(&found);
-                }
+                // Logged when answered, so the log reads in the order the program saw the answers.
+                state.calls.push(Call::Get {
+                    key: (*key).into(),
+                    found: found.clone(),
+                });
                 match found {
                     Some(value) => format!("VALUE {value}"),
                     None => "NONE".into(),
@@ -304,7 +302,8 @@ mod tests {
         assert!(store.take_calls().is_empty());
     }
 
-    // A held GET is logged at once but answered only after the release, with the value of that moment.
+    // A held GET is parked at once, but answered (and logged) only after the release, with the value of that
+    // moment.
     #[test]
     fn held_gets_wait_for_the_release() {
         let store = CountingStore::start().unwrap();

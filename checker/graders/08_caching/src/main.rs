@@ -3,6 +3,7 @@
 mod cache1_lru;
 mod cache2_eviction_policies;
 mod cache3_strategies;
+mod cache4_invalidation_stampede;
 mod counting_store;
 mod lru_model;
 
@@ -19,6 +20,10 @@ fn main() -> std::process::ExitCode {
         backlings_grade::Grader {
             exercise: "cache3_strategies",
             grade: cache3_strategies::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "cache4_invalidation_stampede",
+            grade: cache4_invalidation_stampede::grade,
         },
     ])
 }

@@ -113,7 +113,13 @@ impl Cell<'_> {
         ))
     }
 
-    fn newest_file(&self, newer_write: &str, newer_place: Place, older_write: &str, older_place: Place) -> Failure {
+    fn newest_file(
+        &self,
+        newer_write: &str,
+        newer_place: Place,
+        older_write: &str,
+        older_place: Place,
+    ) -> Failure {
         Failure::new(format!(
             "the newest timestamp wins, not the newest SSTable: {newer_write} is in {}, while {older_write} is in {}, a \
              newer file that holds older data (a compaction rewrites old versions into a new SSTable); merge the pieces \
@@ -148,7 +154,9 @@ impl Cell<'_> {
         };
         let delete = format!("the {kind} at timestamp {deleted_at}");
         let old = format!("the value {got} written at timestamp {}", version.ts);
-        if let Some(failure) = self.lost_at_kill(deleted_at, &format!("{delete}, over {}", self.what())) {
+        if let Some(failure) =
+            self.lost_at_kill(deleted_at, &format!("{delete}, over {}", self.what()))
+        {
             return failure.detail(format!("the read returns {old} again"));
         }
         if self.after_restart(deleted_at, version.ts) {
@@ -156,7 +164,8 @@ impl Cell<'_> {
         }
         let value_places = lsm.places_of_cell(p, c, col, version.ts);
         let delete_places = lsm.places_of_tombstone(p, deleted_at);
-        if let (Some(&value_place), Some(&delete_place)) = (value_places.iter().max(), delete_places.iter().max())
+        if let (Some(&value_place), Some(&delete_place)) =
+            (value_places.iter().max(), delete_places.iter().max())
             && value_place > delete_place
         {
             return self.newest_file(&delete, delete_place, &old, value_place);
@@ -173,7 +182,11 @@ impl Cell<'_> {
             failure = failure.detail(format!("the tombstone is in {}", place.describe()));
             if let Place::Table(id) = place
                 && let Some(Table {
-                    origin: Origin::Compaction { inputs, major: false },
+                    origin:
+                        Origin::Compaction {
+                            inputs,
+                            major: false,
+                        },
                     ..
                 }) = lsm.table(*id)
             {
@@ -204,7 +217,11 @@ impl Cell<'_> {
             .into_iter()
             .filter(|&(deleted_at, _)| deleted_at < ts)
             .collect();
-        if let Some(&(deleted_at, kind)) = tombstones.iter().rev().find(|&&(deleted_at, _)| self.after_restart(ts, deleted_at)) {
+        if let Some(&(deleted_at, kind)) = tombstones
+            .iter()
+            .rev()
+            .find(|&&(deleted_at, _)| self.after_restart(ts, deleted_at))
+        {
             return self.clock(&write, ts, &format!("the {kind}"), deleted_at);
         }
         if let Some(&(deleted_at, kind)) = tombstones.last() {
@@ -334,7 +351,10 @@ pub fn flush(
             format!("[{}]", ids.join(", "))
         })
         .collect();
-    failure = failure.detail(format!("its buckets, smallest tables first: {}", listed.join(" ")));
+    failure = failure.detail(format!(
+        "its buckets, smallest tables first: {}",
+        listed.join(" ")
+    ));
     failure.detail(
         "the rule: sort the SSTables by (entries, id); each joins the last bucket when its entries are strictly between \
          0.5 and 1.5 times that bucket's average, or when it and the average are both under 32; otherwise it starts a \
@@ -346,7 +366,10 @@ fn describe_sizes(sizes: &[(u64, u64)]) -> String {
     if sizes.is_empty() {
         return "none".to_string();
     }
-    let listed: Vec<String> = sizes.iter().map(|(id, entries)| format!("{id}: {entries}")).collect();
+    let listed: Vec<String> = sizes
+        .iter()
+        .map(|(id, entries)| format!("{id}: {entries}"))
+        .collect();
     listed.join(", ")
 }
 
@@ -354,7 +377,9 @@ fn describe_sizes(sizes: &[(u64, u64)]) -> String {
 pub fn stats(lsm: &Lsm, got_memtable: Option<u64>, got_tables: Option<Vec<(u64, u64)>>) -> Failure {
     let want_tables = lsm.sizes();
     let Some(got_tables) = got_tables else {
-        return Failure::new("stats answers {\"memtable\":N,\"sstables\":[{\"id\":N,\"entries\":N},…]}");
+        return Failure::new(
+            "stats answers {\"memtable\":N,\"sstables\":[{\"id\":N,\"entries\":N},…]}",
+        );
     };
     let want_ids: Vec<u64> = want_tables.iter().map(|(id, _)| *id).collect();
     let got_ids: Vec<u64> = got_tables.iter().map(|(id, _)| *id).collect();
@@ -365,6 +390,11 @@ pub fn stats(lsm: &Lsm, got_memtable: Option<u64>, got_tables: Option<Vec<(u64, 
         ));
     }
     if got_memtable != Some(lsm.memtable_entries()) {
+        if lsm.memtable_entries() == 0 && !lsm.tables.is_empty() {
+            return Failure::new(
+                "the memtable is empty after a flush: everything it held is now in the new SSTable",
+            );
+        }
         return Failure::new(format!(
             "the memtable holds {} entries in canonical form: per column of each row only the newest version (a value \
              or a null), plus the row and partition tombstones no newer tombstone hides; everything older than a \
@@ -389,7 +419,10 @@ pub fn stats(lsm: &Lsm, got_memtable: Option<u64>, got_tables: Option<Vec<(u64, 
              entry per newest cell not hidden by a tombstone, and it must keep its tombstones, or the older data they \
              hide in other SSTables comes back (a zombie): {entries} entries"
         ),
-        Some(Origin::Compaction { inputs, major: true }) => format!(
+        Some(Origin::Compaction {
+            inputs,
+            major: true,
+        }) => format!(
             "SSTable {id} is the compaction of every SSTable ({inputs:?}): tombstones are dropped, with every older \
              version they hid, and overwritten versions too: {entries} entries are left, the live cells"
         ),

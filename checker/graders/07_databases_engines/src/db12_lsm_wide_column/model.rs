@@ -156,7 +156,9 @@ impl Change {
             Change::Put {
                 clustering,
                 columns,
-            } => json!({"op":"put","partition":partition,"clustering":clustering,"columns":columns}),
+            } => {
+                json!({"op":"put","partition":partition,"clustering":clustering,"columns":columns})
+            }
             Change::DeleteRow { clustering } => {
                 json!({"op":"delete_row","partition":partition,"clustering":clustering})
             }
@@ -543,7 +545,11 @@ pub fn pick_bucket(tables: &[(u64, u64)]) -> Option<Vec<u64>> {
     let bucket = buckets(tables)
         .into_iter()
         .find(|bucket| bucket.len() >= MIN_THRESHOLD)?;
-    let mut ids: Vec<u64> = bucket.iter().take(MAX_THRESHOLD).map(|&(id, _)| id).collect();
+    let mut ids: Vec<u64> = bucket
+        .iter()
+        .take(MAX_THRESHOLD)
+        .map(|&(id, _)| id)
+        .collect();
     ids.sort_unstable();
     Some(ids)
 }

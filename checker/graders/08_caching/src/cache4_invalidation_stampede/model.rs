@@ -49,19 +49,35 @@ pub enum Op {
 impl Op {
     /// The JSON line the grader sends (`None` for `Set`, which goes to the store).
     pub fn line(&self) -> Option<String> {
-        let value = match self {
-            Op::New(config) => json!({"op": "new", "ttl_ms": config.ttl_ms, "jitter_ms": config.jitter_ms,
-                                      "swr_ms": config.swr_ms}),
-            Op::Get { key, tags } if tags.is_empty() => json!({"op": "get", "key": key}),
-            Op::Get { key, tags } => json!({"op": "get", "key": key, "tags": tags}),
-            Op::Page { id } => json!({"op": "page", "id": id}),
-            Op::Write { key, value } => json!({"op": "write", "key": key, "value": value}),
-            Op::Purge { tag } => json!({"op": "purge", "tag": tag}),
-            Op::Bump { namespace } => json!({"op": "bump", "namespace": namespace}),
-            Op::Tick { ms } => json!({"op": "tick", "ms": ms}),
+        let text = |value: &str| Value::from(value).to_string();
+        Some(match self {
+            Op::New(config) => format!(
+                r#"{{"op":"new","ttl_ms":{},"jitter_ms":{},"swr_ms":{}}}"#,
+                config.ttl_ms, config.jitter_ms, config.swr_ms
+            ),
+            Op::Get { key, tags } if tags.is_empty() => {
+                format!(r#"{{"op":"get","key":{}}}"#, text(key))
+            }
+            Op::Get { key, tags } => {
+                format!(
+                    r#"{{"op":"get","key":{},"tags":{}}}"#,
+                    text(key),
+                    json!(tags)
+                )
+            }
+            Op::Page { id } => format!(r#"{{"op":"page","id":{id}}}"#),
+            Op::Write { key, value } => format!(
+                r#"{{"op":"write","key":{},"value":{}}}"#,
+                text(key),
+                text(value)
+            ),
+            Op::Purge { tag } => format!(r#"{{"op":"purge","tag":{}}}"#, text(tag)),
+            Op::Bump { namespace } => {
+                format!(r#"{{"op":"bump","namespace":{}}}"#, text(namespace))
+            }
+            Op::Tick { ms } => format!(r#"{{"op":"tick","ms":{ms}}}"#),
             Op::Set { .. } => return None,
-        };
-        Some(value.to_string())
+        })
     }
 }
 
@@ -124,6 +140,8 @@ pub struct Model {
     pub written: BTreeMap<String, String>,
     /// The tag of the latest purge (a write purges its key).
     pub last_purge: Option<String>,
+    /// Why an entry is gone, by cache key, until it is stored again.
+    pub dropped_by: BTreeMap<String, String>,
     calls: Vec<Call>,
     refreshes: VecDeque<Refresh>,
     in_flight: BTreeSet<String>,
@@ -144,6 +162,7 @@ impl Model {
             versions: BTreeMap::new(),
             written: BTreeMap::new(),
             last_purge: None,
+            dropped_by: BTreeMap::new(),
             calls: Vec::new(),
             refreshes: VecDeque::new(),
             in_flight: BTreeSet::new(),
@@ -194,11 +213,11 @@ impl Model {
                 });
                 self.store.insert(key.clone(), value.clone());
                 self.written.insert(key.clone(), value.clone());
-                self.purge(key);
+                self.purge(key, &format!("the write of `{key}`"));
                 json!({"ok": true})
             }
             Op::Purge { tag } => {
-                self.purge(tag);
+                self.purge(tag, &format!("the purge of tag `{tag}`"));
                 json!({"ok": true})
             }
             Op::Bump { namespace } => {
@@ -223,10 +242,18 @@ impl Model {
         (Some(reply), calls)
     }
 
-    fn purge(&mut self, tag: &str) {
+    fn purge(&mut self, tag: &str, reason: &str) {
         self.last_purge = Some(tag.to_string());
-        self.entries
-            .retain(|_, entry| !entry.tags.iter().any(|t| t == tag));
+        let dropped: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| entry.tags.iter().any(|t| t == tag))
+            .map(|(cache_key, _)| cache_key.clone())
+            .collect();
+        for cache_key in dropped {
+            self.entries.remove(&cache_key);
+            self.dropped_by.insert(cache_key, reason.to_string());
+        }
     }
 
     fn get(&mut self, key: &str, tags: &[String]) -> Option<String> {
@@ -302,6 +329,7 @@ impl Model {
             }
         };
         self.in_flight.remove(&refresh.cache_key);
+        self.dropped_by.remove(&refresh.cache_key);
         match &value {
             Some(value) => {
                 let entry = Entry {

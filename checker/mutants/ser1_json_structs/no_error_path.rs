@@ -1,0 +1,131 @@
+//! mutant: parses with serde_json::from_str: the error says line and column but not the path
+//! expect: path of the offending value
+//!
+//! The message has "line 1 column 213", which looked like enough.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// An order, as the API sends and receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    pub id: u64,
+    pub customer: Customer,
+    pub items: Vec<LineItem>,
+    pub status: Status,
+    pub payment: Payment,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Who placed the order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Customer {
+    pub name: String,
+    pub email: String,
+    pub vip: bool,
+}
+
+/// One line of the order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineItem {
+    pub sku: String,
+    pub quantity: u32,
+    pub unit_price_cents: i64,
+}
+
+/// Where the order is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Paid,
+    OnHold,
+    Shipped,
+    Cancelled,
+}
+
+/// How the order is paid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Payment {
+    Cash,
+    Card { brand: String, last4: String },
+    Voucher(String),
+}
+
+/// Why a document was refused: where, and what was wrong there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParseError {
+    /// The path to the offending value (`items[1].quantity`), `.` for the document itself.
+    pub path: String,
+    /// What was wrong, in serde's words.
+    pub message: String,
+}
+
+/// Parses one order, or says where it went wrong.
+pub fn parse(text: &str) -> Result<Order, ParseError> {
+    serde_json::from_str(text).map_err(|e| ParseError {
+        path: String::new(),
+        message: e.to_string(),
+    })
+}
+
+/// Writes an order in its canonical form: compact, keys in the contract's order, map keys sorted.
+pub fn render(order: &Order) -> String {
+    serde_json::to_string(order).expect("an order always serializes")
+}
+
+impl Order {
+    /// What the order costs in all: quantity × unit price, summed over the lines.
+    pub fn total_cents(&self) -> i64 {
+        self.items
+            .iter()
+            .map(|item| i64::from(item.quantity) * item.unit_price_cents)
+            .sum()
+    }
+}
+
+// -------------------------------------------------------------------------------------------------
+// Provided: you do not need to change anything below. It wires `parse`, `render` and `total_cents` to
+// the grader's protocol, one JSON object per line on stdin and one reply per line on stdout:
+//
+//   {"op":"roundtrip","json":"<an order>"} -> {"ok":"<render(parse(json))>"}
+//   {"op":"total","json":"<an order>"}     -> {"total_cents":N}
+//   either, for a document that is not a valid order -> {"error":{"path":"items[1].quantity","message":"…"}}
+
+/// A request from the grader.
+#[derive(Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+enum Request {
+    Roundtrip { json: String },
+    Total { json: String },
+}
+
+/// A reply to the grader.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Reply {
+    Ok(String),
+    TotalCents(i64),
+    Error(ParseError),
+}
+
+fn main() {
+    backlings_harness::stdio::serve_json_lines(|request: Request| match request {
+        Request::Roundtrip { json } => match parse(&json) {
+            Ok(order) => Reply::Ok(render(&order)),
+            Err(e) => Reply::Error(e),
+        },
+        Request::Total { json } => match parse(&json) {
+            Ok(order) => Reply::TotalCents(order.total_cents()),
+            Err(e) => Reply::Error(e),
+        },
+    });
+}

@@ -1,0 +1,463 @@
+//! # The order of the pipeline: logging, errors, auth, validation, routing
+//!
+//! A real service runs every request through the same few layers, and the order they are stacked in is part
+//! of the design. This exercise builds the classic pipeline of an API:
+//!
+//! ```text
+//! log_requests → recover → authenticate → validate → route (the handlers)
+//! ```
+//!
+//! - **Logging is outermost**, so it sees every request and the status that was *finally* sent: the 401s,
+//!   the 422s and the 500s too. One access-log line per request, always, is what lets you answer "what
+//!   happened to the request of this customer at 14:02?". A logger placed inside another layer misses
+//!   whatever that layer refuses, and a logger inside the error handler is skipped by a panic (the panic
+//!   unwinds straight through the logger's post-hook).
+//! - **The error handler comes right inside the logger** and wraps everything that can fail. In Express it
+//!   is written last (`app.use((err, req, res, next) => …)`), which is why roadmaps list "error handling" at
+//!   the end; in an onion of `next()` calls, the layer that catches must be *outside* what it catches. It turns
+//!   every error, and every panic, into a JSON problem response. A panic becomes a `500` with an **error id**,
+//!   the same id goes into the log line, and the panic message goes nowhere near the client: it may hold SQL,
+//!   file paths or secrets, and attackers read error pages for a living.
+//! - **Authentication before validation**: a request from nobody is refused with `401` before anyone looks
+//!   at its body. Validating first would do work for anonymous clients and tell them the schema of your
+//!   private endpoints through its error messages.
+//! - **Validation before the handler**, so a handler only ever sees well-formed input, and reports *every*
+//!   problem of the body at once (a client fixing one field per round trip is a bad API).
+//!
+//! Errors follow RFC 9457 (*Problem Details for HTTP APIs*): `Content-Type: application/problem+json` and a
+//! JSON object with `type`, `title`, `status` and `detail`, plus members of your own.
+//!
+//! ## The contract the grader checks
+//!
+//! Started as `mw2_pipeline_order --access-log PATH --user NAME:TOKEN …`, the program serves:
+//!
+//! | request | answer |
+//! |---|---|
+//! | `POST /orders`, body `{"item","quantity","email","tags"?}` | `201` with the order as JSON and `Location: /orders/ID` |
+//! | `GET /orders/{id}` | `200` with the order, `404` if there is none |
+//! | `GET /reports/{n}` | `200 {"per_unit": 1000 / n}`; for `n = 0` the (provided) handler panics |
+//! | any other method on those paths | `405` with an `Allow` header listing the one method allowed |
+//! | any other path | `404` |
+//!
+//! Every request needs `Authorization: Bearer TOKEN` (the scheme is case-insensitive) with a token given
+//! on the command line; anything else is a `401` with `WWW-Authenticate: Bearer`, before validation.
+//!
+//! Every error is `application/problem+json`: `{"type": "about:blank", "title": <the status's reason
+//! phrase>, "status": <the status>, "detail": <a sentence>}`, plus:
+//!
+//! - for `422`, `"errors": [{"pointer": "#/quantity", "detail": "…"}, …]`: every invalid field, each named by
+//!   a JSON Pointer (RFC 6901) in a URI fragment, `#/tags/2` for the third tag. The rules: `item` a string of
+//!   1 to 40 characters; `quantity` an integer from 1 to 100; `email` a string with exactly one `@` and
+//!   something on each side of it; `tags` optional, an array of at most 5 (`#/tags` otherwise) strings of 1
+//!   to 20 characters each (`#/tags/I` otherwise). A body that is not a JSON object at all is a `400`;
+//! - for `500`, `"error_id"`: a fresh id from `App::next_error_id`, never the panic's message.
+//!
+//! The access log gets one JSON line per request, written when its response is ready:
+//! `{"method": "POST", "path": "/orders", "status": 422, "user": "ada", "error_id": null}` (`user` is null
+//! when nobody was authenticated, `error_id` is the id of a 500 and null otherwise).
+//!
+//! ## Pitfalls
+//!
+//! - The logger inside `recover`: a panic skips its post-hook, and the one request you most need in the log
+//!   is missing.
+//! - Validation before authentication: anonymous clients get your schema's error messages.
+//! - Stopping validation at the first bad field.
+//! - Putting the panic message in the `500`'s detail.
+//! - A `405` without `Allow`: the client cannot know what would have worked.
+//!
+//! Roadmap: middleware order of operations; logging middleware; error handling (aggregating validation
+//! errors, error obfuscation); status codes.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::panic::{self, AssertUnwindSafe};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use backlings_harness::http::{Request, Response, reason, serve};
+use serde_json::{Map, Value, json};
+
+/// What the layers learn about one request on its way in, for the layers outside them to read on the way
+/// out (the logger reads `user` and `error_id`) or inside them to use (the handler reads `new_order`).
+#[derive(Debug, Default)]
+pub struct Notes {
+    /// Who sent the request, once `authenticate` has accepted its token.
+    pub user: Option<String>,
+    /// The id `recover` gave a panic.
+    pub error_id: Option<String>,
+    /// The body of `POST /orders`, once `validate` has accepted it.
+    pub new_order: Option<NewOrder>,
+}
+
+/// The rest of the pipeline, as seen from one layer.
+pub type Next<'a> = &'a dyn Fn(&Request, &mut Notes) -> Response;
+
+/// One layer: work on the way in, `next(request, notes)` (or an answer of its own), work on the way out.
+pub type Layer = fn(&App, &Request, &mut Notes, Next<'_>) -> Response;
+
+/// The layers, outermost first. The router (with the handlers) is at the end of the chain.
+// TODO: list the four layers (`log_requests`, `recover`, `authenticate`, `validate`), outermost first.
+pub const PIPELINE: &[Layer] = &[];
+
+/// Everything that can go wrong with a request, each with its status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// 400: the body is not a JSON object at all.
+    BadRequest(String),
+    /// 401: no valid `Authorization: Bearer` token.
+    Unauthorized,
+    /// 404: no such path, or no such order.
+    NotFound,
+    /// 405: the path exists, the method does not; `allow` is the method that would work.
+    MethodNotAllowed { allow: &'static str },
+    /// 422: the body is a JSON object with invalid fields: all of them.
+    Invalid(Vec<FieldError>),
+    /// 500: something panicked; `error_id` ties the response to the log line.
+    Internal { error_id: String },
+}
+
+/// One invalid field of a body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// A JSON Pointer in a URI fragment: `#/quantity`, `#/tags/2`.
+    pub pointer: String,
+    /// What is wrong with it, for a human.
+    pub detail: String,
+}
+
+/// A validated `POST /orders` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    pub item: String,
+    pub quantity: u64,
+    pub email: String,
+    pub tags: Vec<String>,
+}
+
+/// The RFC 9457 response for `error`: `application/problem+json`, `type`, `title`, `status`, `detail`, the
+/// members particular to the error (`errors`, `error_id`) and headers (`Allow`, `WWW-Authenticate`).
+pub fn problem(error: &ApiError) -> Response {
+    // TODO: the status and a detail sentence for each kind of error; the JSON members every problem has;
+    // `errors` or `error_id` where they apply; the `Allow` or `WWW-Authenticate` header where it applies.
+    todo!()
+}
+
+/// The access logger: one JSON line per request, with the status that was finally sent.
+pub fn log_requests(app: &App, request: &Request, notes: &mut Notes, next: Next<'_>) -> Response {
+    // TODO: run the rest of the pipeline, then write the request's access-log line.
+    todo!()
+}
+
+/// The error boundary: a panic anywhere inside becomes a `500` problem with a fresh error id (also left in
+/// `notes` for the logger), and never shows its message.
+pub fn recover(app: &App, request: &Request, notes: &mut Notes, next: Next<'_>) -> Response {
+    // TODO: run the rest of the pipeline; if it panics, answer a 500 problem with a fresh error id, and note
+    // that id for the logger.
+    todo!()
+}
+
+/// Lets through only requests with `Authorization: Bearer TOKEN` for a known token, noting the user.
+pub fn authenticate(app: &App, request: &Request, notes: &mut Notes, next: Next<'_>) -> Response {
+    // TODO: find the user of the request's bearer token; note it and go on, or refuse with a 401 problem.
+    todo!()
+}
+
+/// Validates the body of `POST /orders` (the one route with a body) and notes it for the handler.
+pub fn validate(app: &App, request: &Request, notes: &mut Notes, next: Next<'_>) -> Response {
+    // TODO: for `POST /orders`, validate the body: note the order for the handler, or answer the problem.
+    todo!()
+}
+
+/// Checks every field of a `POST /orders` body and reports every invalid one.
+pub fn validate_new_order(body: &[u8]) -> Result<NewOrder, ApiError> {
+    // TODO: a 400 if the body is not a JSON object; otherwise check every field against the rules in the
+    // header of this file, collecting every error before deciding.
+    todo!()
+}
+
+/// Exactly one `@`, with something on each side (provided: you do not need to change this).
+pub fn is_email(text: &str) -> bool {
+    matches!(text.split_once('@'), Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@'))
+}
+
+/// The service's state (provided: you do not need to change this).
+pub struct App {
+    /// Token → user name.
+    pub users: HashMap<String, String>,
+    pub orders: Mutex<Vec<Value>>,
+    pub log: AccessLog,
+    error_ids: AtomicU64,
+}
+
+impl App {
+    /// A fresh error id, unique in this process: `err-000001`, `err-000002`, …
+    pub fn next_error_id(&self) -> String {
+        format!(
+            "err-{:06}",
+            self.error_ids.fetch_add(1, Ordering::SeqCst) + 1
+        )
+    }
+}
+
+/// The access log: a file of JSON lines (provided: you do not need to change this).
+pub struct AccessLog {
+    file: Option<Mutex<File>>,
+}
+
+impl AccessLog {
+    /// Appends `entry` as one line, written through at once.
+    pub fn write(&self, entry: &Value) {
+        if let Some(file) = &self.file {
+            let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
+            // One write per line: a line is never interleaved with another request's.
+            let _ = file.write_all(format!("{entry}\n").as_bytes());
+        }
+    }
+}
+
+/// Runs `request` through `layers`, then the router (provided: you do not need to change this).
+pub fn run(app: &App, layers: &[Layer], request: &Request, notes: &mut Notes) -> Response {
+    match layers.split_first() {
+        Some((layer, rest)) => layer(app, request, notes, &|request, notes| {
+            run(app, rest, request, notes)
+        }),
+        None => route(app, request, notes),
+    }
+}
+
+/// The router and the handlers (provided: you do not need to change this).
+pub fn route(app: &App, request: &Request, notes: &mut Notes) -> Response {
+    let segments: Vec<&str> = request.path().split('/').skip(1).collect();
+    let method = request.method.as_str();
+    match segments.as_slice() {
+        ["orders"] if method == "POST" => create_order(app, notes),
+        ["orders"] => problem(&ApiError::MethodNotAllowed { allow: "POST" }),
+        ["orders", id] if id.parse::<u64>().is_ok() => match method {
+            "GET" => {
+                let orders = app.orders.lock().unwrap_or_else(|e| e.into_inner());
+                let order = id
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|id| orders.get(id.wrapping_sub(1)));
+                match order {
+                    Some(order) => json_response(200, order),
+                    None => problem(&ApiError::NotFound),
+                }
+            }
+            _ => problem(&ApiError::MethodNotAllowed { allow: "GET" }),
+        },
+        ["reports", n] if n.parse::<u64>().is_ok() => match method {
+            "GET" => {
+                let n: u64 = n.parse().unwrap_or(1);
+                // The bug this service ships with: nobody thought of n = 0.
+                json_response(200, &json!({ "per_unit": 1000 / n }))
+            }
+            _ => problem(&ApiError::MethodNotAllowed { allow: "GET" }),
+        },
+        _ => problem(&ApiError::NotFound),
+    }
+}
+
+fn create_order(app: &App, notes: &mut Notes) -> Response {
+    let user = notes
+        .user
+        .clone()
+        .expect("authenticate runs before the handler");
+    let new = notes
+        .new_order
+        .take()
+        .expect("validate runs before the handler");
+    let mut orders = app.orders.lock().unwrap_or_else(|e| e.into_inner());
+    let id = orders.len() + 1;
+    let order = json!({
+        "id": id,
+        "item": new.item,
+        "quantity": new.quantity,
+        "email": new.email,
+        "tags": new.tags,
+        "owner": user,
+    });
+    orders.push(order.clone());
+    json_response(201, &order).with_header("Location", format!("/orders/{id}"))
+}
+
+fn json_response(status: u16, value: &Value) -> Response {
+    Response::new(status)
+        .with_header("Content-Type", "application/json")
+        .with_body(value.to_string())
+}
+
+/// Reads `--access-log PATH` and `--user NAME:TOKEN …` (provided: you do not need to change this).
+fn parse_args() -> Result<App, String> {
+    let mut users = HashMap::new();
+    let mut log = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--access-log" => {
+                let file = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&value)
+                    .map_err(|e| format!("cannot open {value}: {e}"))?;
+                log = Some(Mutex::new(file));
+            }
+            "--user" => {
+                let (name, token) = value
+                    .split_once(':')
+                    .ok_or(format!("--user {value} is not NAME:TOKEN"))?;
+                users.insert(token.to_string(), name.to_string());
+            }
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+    }
+    Ok(App {
+        users,
+        orders: Mutex::new(Vec::new()),
+        log: AccessLog { file: log },
+        error_ids: AtomicU64::new(0),
+    })
+}
+
+/// Serves the pipeline over HTTP (provided: you do not need to change this).
+fn main() -> ExitCode {
+    let app = match parse_args() {
+        Ok(app) => app,
+        Err(why) => {
+            eprintln!(
+                "error: {why}\nusage: mw2_pipeline_order --access-log PATH [--user NAME:TOKEN]..."
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let served = serve(move |request| run(&app, PIPELINE, request, &mut Notes::default()));
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: could not serve: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> App {
+        App {
+            users: HashMap::from([("t0k".to_string(), "ada".to_string())]),
+            orders: Mutex::new(Vec::new()),
+            log: AccessLog { file: None },
+            error_ids: AtomicU64::new(0),
+        }
+    }
+
+    fn request(method: &str, target: &str, token: Option<&str>, body: &str) -> Request {
+        let mut headers = vec![("Host".to_string(), "x".to_string())];
+        if let Some(token) = token {
+            headers.push(("Authorization".to_string(), format!("Bearer {token}")));
+        }
+        Request {
+            method: method.to_string(),
+            target: target.to_string(),
+            version: "HTTP/1.1".to_string(),
+            headers,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn send(app: &App, request: &Request) -> (Response, Notes) {
+        let mut notes = Notes::default();
+        let response = run(app, PIPELINE, request, &mut notes);
+        (response, notes)
+    }
+
+    fn json_of(response: &Response) -> Value {
+        serde_json::from_slice(&response.body).expect("a JSON body")
+    }
+
+    // A problem response has the RFC 9457 content type and members, and the headers of its kind.
+    #[test]
+    fn problems_are_rfc_9457_json() {
+        let response = problem(&ApiError::MethodNotAllowed { allow: "GET" });
+        assert_eq!(response.status, 405);
+        assert_eq!(
+            response.header("content-type"),
+            Some("application/problem+json")
+        );
+        assert_eq!(response.header("allow"), Some("GET"));
+        let body = json_of(&response);
+        assert_eq!(body["title"], "Method Not Allowed");
+        assert_eq!(body["status"], 405);
+        assert_eq!(body["type"], "about:blank");
+        assert!(body["detail"].is_string());
+        let response = problem(&ApiError::Unauthorized);
+        assert_eq!(response.header("www-authenticate"), Some("Bearer"));
+    }
+
+    // Every invalid field is reported, each with its JSON Pointer.
+    #[test]
+    fn validation_reports_every_field_at_once() {
+        let body = r#"{"item": "", "quantity": 101, "email": "a@b", "tags": ["ok", 7, ""]}"#;
+        let Err(ApiError::Invalid(errors)) = validate_new_order(body.as_bytes()) else {
+            panic!("expected a 422");
+        };
+        let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
+        assert_eq!(pointers, ["#/item", "#/quantity", "#/tags/1", "#/tags/2"]);
+        assert!(matches!(
+            validate_new_order(b"[1, 2]"),
+            Err(ApiError::BadRequest(_))
+        ));
+        let ok = validate_new_order(br#"{"item":"tea","quantity":2,"email":"a@b.c"}"#);
+        assert_eq!(ok.map(|order| order.tags.len()), Ok(0));
+    }
+
+    // A request without a valid token is refused before its body is looked at.
+    #[test]
+    fn authentication_comes_before_validation() {
+        let app = app();
+        let (response, notes) = send(&app, &request("POST", "/orders", None, "{}"));
+        assert_eq!(response.status, 401);
+        assert_eq!(notes.user, None);
+        let (response, _) = send(&app, &request("POST", "/orders", Some("nope"), "not json"));
+        assert_eq!(response.status, 401);
+        let (response, notes) = send(&app, &request("POST", "/orders", Some("t0k"), "{}"));
+        assert_eq!(response.status, 422);
+        assert_eq!(notes.user.as_deref(), Some("ada"));
+    }
+
+    // A panic in a handler becomes a 500 problem with an error id, which the notes keep for the log.
+    #[test]
+    fn a_panic_becomes_a_500_with_an_error_id() {
+        let app = app();
+        let (response, notes) = send(&app, &request("GET", "/reports/0", Some("t0k"), ""));
+        assert_eq!(response.status, 500);
+        let body = json_of(&response);
+        assert_eq!(body["error_id"].as_str(), notes.error_id.as_deref());
+        assert!(notes.error_id.is_some());
+        assert!(
+            !response.body.windows(6).any(|w| w == b"divide"),
+            "the panic message leaked"
+        );
+        let (again, _) = send(&app, &request("GET", "/reports/4", Some("t0k"), ""));
+        assert_eq!(json_of(&again)["per_unit"], 250);
+    }
+
+    // A valid order is created and can be read back.
+    #[test]
+    fn an_order_is_created_and_read_back() {
+        let app = app();
+        let body = r#"{"item":"tea","quantity":2,"email":"a@b.c","tags":["green"]}"#;
+        let (created, _) = send(&app, &request("POST", "/orders", Some("t0k"), body));
+        assert_eq!(created.status, 201);
+        assert_eq!(created.header("location"), Some("/orders/1"));
+        let (read, _) = send(&app, &request("GET", "/orders/1", Some("t0k"), ""));
+        assert_eq!(json_of(&read)["owner"], "ada");
+        let (missing, _) = send(&app, &request("GET", "/orders/2", Some("t0k"), ""));
+        assert_eq!(missing.status, 404);
+    }
+}
