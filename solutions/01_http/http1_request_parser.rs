@@ -68,7 +68,8 @@
 //!   error, because bytes after a framing error can no longer be trusted.
 //!
 //! Over stdin/stdout (the provided `main`): `{"op":"feed","hex":"<bytes>"}` answers
-//! `{"requests":[…],"error":null}` or `{"requests":[…],"error":431}`; `{"op":"open"}` starts a new connection;
+//! `{"requests":[…],"error":null}` or `{"requests":[…],"error":431}` (the grader adds `as_text`, the same bytes
+//! as text so its transcript is readable; only `hex` counts); `{"op":"open"}` starts a new connection;
 //! `{"op":"eof"}` answers `{"leftover":N}`, the bytes held that belong to no returned request yet.
 //!
 //! ## Pitfalls
@@ -189,7 +190,7 @@ pub fn parse_request_line(line: &str) -> Result<(String, String, String), u16> {
     Ok((method.to_string(), target.to_string(), version.to_string()))
 }
 
-/// The value of one hex digit.
+/// Provided: the value of one hex digit.
 fn hex_value(digit: u8) -> Option<u8> {
     (digit as char).to_digit(16).map(|value| value as u8)
 }

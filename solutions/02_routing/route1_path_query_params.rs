@@ -350,6 +350,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
+    /// An error for `field`, with a reason for the client.
     fn new(field: &str, reason: impl Into<String>) -> Self {
         FieldError {
             field: field.to_string(),
@@ -382,7 +383,9 @@ impl BookQuery {
             "false" => Ok(false),
             _ => Err(format!("`{text}` is not true or false")),
         });
-        let q = scalar(pairs, "q", &mut errors, None, |text| Ok(Some(text.to_string())));
+        let q = scalar(pairs, "q", &mut errors, None, |text| {
+            Ok(Some(text.to_string()))
+        });
         let tags = pairs
             .iter()
             .filter(|(key, _)| key == "tag")
@@ -671,13 +674,17 @@ mod tests {
             router.route("GET", "/books/").unwrap(),
             RouteMatch::RedirectTo("/books".to_string())
         );
-        assert_eq!(router.route("GET", "/books//").unwrap(), RouteMatch::NotFound);
+        assert_eq!(
+            router.route("GET", "/books//").unwrap(),
+            RouteMatch::NotFound
+        );
     }
 
     // Absent keys take their defaults; tags keep their order.
     #[test]
     fn the_book_query_has_defaults() {
-        let query = BookQuery::from_pairs(&pairs(&[("tag", "b"), ("x", "1"), ("tag", "a")])).unwrap();
+        let query =
+            BookQuery::from_pairs(&pairs(&[("tag", "b"), ("x", "1"), ("tag", "a")])).unwrap();
         assert_eq!(
             query,
             BookQuery {

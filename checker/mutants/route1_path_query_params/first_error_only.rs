@@ -327,7 +327,6 @@ impl BookQuery {
             tags,
         })
     }
-
 }
 
 /// Reads the single-valued field `key`: `default` when absent, an error when repeated or when `parse` refuses.
@@ -478,4 +477,3 @@ fn main() -> ExitCode {
         }
     }
 }
-

@@ -173,9 +173,7 @@ impl Router {
             return Ok(RouteMatch::NotFound);
         }
 
-        let best = matching
-            .iter()
-            .find(|(route, _)| route.method == method);
+        let best = matching.iter().find(|(route, _)| route.method == method);
         if let Some((route, params)) = best {
             return Ok(RouteMatch::Found {
                 name: route.name,
@@ -295,7 +293,9 @@ impl BookQuery {
             "false" => Ok(false),
             _ => Err(format!("`{text}` is not true or false")),
         });
-        let q = scalar(pairs, "q", &mut errors, None, |text| Ok(Some(text.to_string())));
+        let q = scalar(pairs, "q", &mut errors, None, |text| {
+            Ok(Some(text.to_string()))
+        });
         let tags = pairs
             .iter()
             .filter(|(key, _)| key == "tag")
@@ -463,4 +463,3 @@ fn main() -> ExitCode {
         }
     }
 }
-

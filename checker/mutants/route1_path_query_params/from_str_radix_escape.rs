@@ -293,7 +293,9 @@ impl BookQuery {
             "false" => Ok(false),
             _ => Err(format!("`{text}` is not true or false")),
         });
-        let q = scalar(pairs, "q", &mut errors, None, |text| Ok(Some(text.to_string())));
+        let q = scalar(pairs, "q", &mut errors, None, |text| {
+            Ok(Some(text.to_string()))
+        });
         let tags = pairs
             .iter()
             .filter(|(key, _)| key == "tag")
@@ -461,4 +463,3 @@ fn main() -> ExitCode {
         }
     }
 }
-

@@ -43,7 +43,9 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
     g.scenario("a static segment beats a parameter, whatever the order of the table");
     run(&mut http, &precedence_cases())?;
 
-    g.scenario("404 when no pattern matches; 405 with an exact Allow header when only the method is wrong");
+    g.scenario(
+        "404 when no pattern matches; 405 with an exact Allow header when only the method is wrong",
+    );
     run(&mut http, &not_allowed_cases(g.rng()))?;
 
     g.scenario("path segments: split first, then decoded; `+` is a plus");
@@ -57,7 +59,9 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
     let cases = query_cases(g.rng());
     run(&mut http, &cases)?;
 
-    g.scenario("typed query parameters: defaults, ranges, ASCII digits, every invalid field at once");
+    g.scenario(
+        "typed query parameters: defaults, ranges, ASCII digits, every invalid field at once",
+    );
     run(&mut http, &typed_cases())?;
     let cases = random_typed_cases(g.rng());
     run(&mut http, &cases)?;
@@ -109,7 +113,8 @@ fn book_id(rng: &mut Rng) -> String {
 }
 
 fn route_cases(rng: &mut Rng) -> Vec<Case> {
-    let rule = "each route answers 200 with its name and its parameters (`id` and `review` as integers)";
+    let rule =
+        "each route answers 200 with its name and its parameters (`id` and `review` as integers)";
     let (id, review, name, author, draft) = (
         book_id(rng),
         book_id(rng),
@@ -128,8 +133,16 @@ fn route_cases(rng: &mut Rng) -> Vec<Case> {
         case("GET", format!("/users/{name}"), rule),
         case("PATCH", format!("/users/{name}"), rule),
         case("GET", format!("/authors/{author}/books"), rule),
-        case("GET", format!("/authors/{author}/books?ignored=%ZZ"), "only GET /books reads the query: other routes ignore it, even a malformed one"),
-        case("GET", format!("/books/{id}?limit=oops"), "only GET /books reads the query: other routes ignore it"),
+        case(
+            "GET",
+            format!("/authors/{author}/books?ignored=%ZZ"),
+            "only GET /books reads the query: other routes ignore it, even a malformed one",
+        ),
+        case(
+            "GET",
+            format!("/books/{id}?limit=oops"),
+            "only GET /books reads the query: other routes ignore it",
+        ),
         case("GET", format!("/authors/new/{draft}"), rule),
     ]
 }
@@ -144,16 +157,42 @@ fn precedence_cases() -> Vec<Case> {
     vec![
         case("GET", "/books/new", beats),
         case("GET", "/users/me", beats),
-        case("GET", "/users/%6de", format!("{beats} (the segment decodes to `me`)")),
-        case("GET", "/users/M%45", "static segments are compared case-sensitively: `ME` is not `me`"),
+        case(
+            "GET",
+            "/users/%6de",
+            format!("{beats} (the segment decodes to `me`)"),
+        ),
+        case(
+            "GET",
+            "/users/M%45",
+            "static segments are compared case-sensitively: `ME` is not `me`",
+        ),
         case("GET", "/authors/new/books", earliest),
         case("GET", "/authors/news/books", earliest),
         case("PATCH", "/users/me", own_method),
-        case("PUT", "/books/new", format!("{own_method} (PUT /books/:id with id `new`, which is not an integer: 400)")),
+        case(
+            "PUT",
+            "/books/new",
+            format!("{own_method} (PUT /books/:id with id `new`, which is not an integer: 400)"),
+        ),
         case("DELETE", "/books/new", own_method),
-        case("GET", "/books/new/reviews/12", format!("{whole} (so this is /books/:id/reviews/:review, and `new` is not an integer: 400)")),
-        case("GET", "/books/x1/reviews/y2", "every invalid path parameter is named, in the pattern's order"),
-        case("GET", "/books/0042", "an integer path parameter may have leading zeros"),
+        case(
+            "GET",
+            "/books/new/reviews/12",
+            format!(
+                "{whole} (so this is /books/:id/reviews/:review, and `new` is not an integer: 400)"
+            ),
+        ),
+        case(
+            "GET",
+            "/books/x1/reviews/y2",
+            "every invalid path parameter is named, in the pattern's order",
+        ),
+        case(
+            "GET",
+            "/books/0042",
+            "an integer path parameter may have leading zeros",
+        ),
     ]
 }
 
@@ -169,21 +208,35 @@ fn not_allowed_cases(rng: &mut Rng) -> Vec<Case> {
         case("DELETE", "/users/me", allow),
         case("PUT", "/authors/new/books", allow),
         case("OPTIONS", "/health", allow),
-        case("get", "/books", format!("{allow} (methods are case-sensitive: `get` is not `GET`)")),
+        case(
+            "get",
+            "/books",
+            format!("{allow} (methods are case-sensitive: `get` is not `GET`)"),
+        ),
         case("GET", "/nope", missing),
         case("DELETE", "/nope/x", missing),
         case("GET", "/", missing),
         case("GET", format!("/books/{id}/reviews"), missing),
-        case("GET", "/Books", format!("{missing} (paths are case-sensitive)")),
-        case("GET", "/books%2Fnew", "`%2F` is a character of its segment, never a separator: `/books%2Fnew` is one segment, `books/new`, which no pattern matches (404)"),
+        case(
+            "GET",
+            "/Books",
+            format!("{missing} (paths are case-sensitive)"),
+        ),
+        case(
+            "GET",
+            "/books%2Fnew",
+            "`%2F` is a character of its segment, never a separator: `/books%2Fnew` is one segment, `books/new`, which no pattern matches (404)",
+        ),
     ]
 }
 
 fn path_cases(rng: &mut Rng) -> Vec<Case> {
     let separator = "`%2F` is a character of its segment, never a separator: the path is split on `/` first, \
                      then each segment is decoded";
-    let plus = "in a path `+` is a plain plus (only a query reads `+` as a space); `%20` is a space";
-    let decoded = "a parameter is the segment percent-decoded (hex digits in either case, UTF-8 text)";
+    let plus =
+        "in a path `+` is a plain plus (only a query reads `+` as a space); `%20` is a space";
+    let decoded =
+        "a parameter is the segment percent-decoded (hex digits in either case, UTF-8 text)";
     let mut cases = vec![
         case("GET", "/users/a%2Fb", separator),
         case("GET", "/users/..%2F..%2Fetc%2Fpasswd", separator),
@@ -191,7 +244,11 @@ fn path_cases(rng: &mut Rng) -> Vec<Case> {
         case("GET", "/users/a+b%20c", plus),
         case("GET", "/users/caf%C3%a9", decoded),
         case("GET", "/users/%F0%9F%A6%80", decoded),
-        case("GET", "/b%6Foks/new", "static segments are compared with the decoded segment: `b%6Foks` is `books`"),
+        case(
+            "GET",
+            "/b%6Foks/new",
+            "static segments are compared with the decoded segment: `b%6Foks` is `books`",
+        ),
     ];
     for _ in 0..16 {
         let text = tricky_text(rng, 1, 10);
@@ -217,26 +274,52 @@ fn path_cases(rng: &mut Rng) -> Vec<Case> {
 
 fn malformed_cases() -> Vec<Case> {
     let escape = "a `%` must be followed by exactly two hex digits, or the path is malformed (400)";
-    let utf8 = "a segment whose decoded bytes are not UTF-8 is refused with 400, not replaced by `�`";
+    let utf8 =
+        "a segment whose decoded bytes are not UTF-8 is refused with 400, not replaced by `�`";
     let query_escape = "a malformed escape in the query of GET /books is refused with 400";
-    let query_utf8 = "a query whose decoded bytes are not UTF-8 is refused with 400, not replaced by `�`";
+    let query_utf8 =
+        "a query whose decoded bytes are not UTF-8 is refused with 400, not replaced by `�`";
     vec![
         case("GET", "/users/%", escape),
         case("GET", "/users/50%", escape),
         case("GET", "/users/%4", escape),
         case("GET", "/users/%G1", escape),
         case("GET", "/users/a%zzb", escape),
-        case("GET", "/users/%+F", format!("{escape}: `%+F` has a sign, not two hex digits")),
-        case("GET", "/nope/%", format!("{escape}, whether or not a route would match")),
+        case(
+            "GET",
+            "/users/%+F",
+            format!("{escape}: `%+F` has a sign, not two hex digits"),
+        ),
+        case(
+            "GET",
+            "/nope/%",
+            format!("{escape}, whether or not a route would match"),
+        ),
         case("GET", "/users/%FF", utf8),
         case("GET", "/users/caf%C3", utf8),
-        case("GET", "/users/%C0%AF", format!("{utf8} (an overlong encoding of `/`)")),
-        case("GET", "/users/%ED%A0%80", format!("{utf8} (a UTF-16 surrogate)")),
+        case(
+            "GET",
+            "/users/%C0%AF",
+            format!("{utf8} (an overlong encoding of `/`)"),
+        ),
+        case(
+            "GET",
+            "/users/%ED%A0%80",
+            format!("{utf8} (a UTF-16 surrogate)"),
+        ),
         case("GET", "/books?q=%", query_escape),
         case("GET", "/books?q=%2", query_escape),
         case("GET", "/books?tag=%zz", query_escape),
-        case("GET", "/books?%G0=1", format!("{query_escape} (in a key too)")),
-        case("GET", "/books?q=%+1", format!("{query_escape}: `%+1` has a sign, not two hex digits")),
+        case(
+            "GET",
+            "/books?%G0=1",
+            format!("{query_escape} (in a key too)"),
+        ),
+        case(
+            "GET",
+            "/books?q=%+1",
+            format!("{query_escape}: `%+1` has a sign, not two hex digits"),
+        ),
         case("GET", "/books?q=%FF", query_utf8),
         case("GET", "/books?tag=ok&tag=%C3%28", query_utf8),
     ]
@@ -251,8 +334,16 @@ fn query_cases(rng: &mut Rng) -> Vec<Case> {
         case("GET", "/books?q=a%20b", space),
         case("GET", "/books?q=a%2Bb", space),
         case("GET", "/books?q=c%2B%2B+tips", space),
-        case("GET", "/books?tag=x&tag=y+z&tag=%2B", format!("{space}; every `tag` is kept, in order")),
-        case("GET", "/books?li%6Dit=5&%71=found", "keys are percent-decoded too: `li%6Dit` is `limit`"),
+        case(
+            "GET",
+            "/books?tag=x&tag=y+z&tag=%2B",
+            format!("{space}; every `tag` is kept, in order"),
+        ),
+        case(
+            "GET",
+            "/books?li%6Dit=5&%71=found",
+            "keys are percent-decoded too: `li%6Dit` is `limit`",
+        ),
         case("GET", "/books?&&limit=7&&", split),
         case("GET", "/books?q", split),
         case("GET", "/books?q=a=b=c", split),
@@ -282,42 +373,86 @@ fn query_cases(rng: &mut Rng) -> Vec<Case> {
 fn typed_cases() -> Vec<Case> {
     let digits = "integers are ASCII digits only: no sign, no spaces, nothing but 0-9";
     let range = "`limit` is an integer from 1 to 100; `offset` any integer that fits in a u64";
-    let words = "`sort` is exactly `title`, `year` or `-year`, and `in_stock` exactly `true` or `false`";
+    let words =
+        "`sort` is exactly `title`, `year` or `-year`, and `in_stock` exactly `true` or `false`";
     let every = "the 400 lists every invalid field at once, in the contract's order (limit, offset, sort, \
                  in_stock, q), each once";
     let once = "a single-valued key (limit, offset, sort, in_stock, q) may appear at most once: a second \
                 occurrence is an error even when both values agree";
     vec![
-        case("GET", "/books?limit=100&offset=18446744073709551615&sort=-year&in_stock=true", range),
-        case("GET", "/books?limit=1&offset=0&sort=year&in_stock=false&q=", range),
-        case("GET", "/books?limit=%2B5", format!("{digits} (`+5` is not an integer here)")),
+        case(
+            "GET",
+            "/books?limit=100&offset=18446744073709551615&sort=-year&in_stock=true",
+            range,
+        ),
+        case(
+            "GET",
+            "/books?limit=1&offset=0&sort=year&in_stock=false&q=",
+            range,
+        ),
+        case(
+            "GET",
+            "/books?limit=%2B5",
+            format!("{digits} (`+5` is not an integer here)"),
+        ),
         case("GET", "/books?offset=-1", digits),
         case("GET", "/books?limit=5%20", digits),
-        case("GET", "/books?limit=%D9%A3", format!("{digits} (`٣` is a digit, but not an ASCII one)")),
+        case(
+            "GET",
+            "/books?limit=%D9%A3",
+            format!("{digits} (`٣` is a digit, but not an ASCII one)"),
+        ),
         case("GET", "/books?limit=", digits),
         case("GET", "/books?limit=0", range),
         case("GET", "/books?limit=101", range),
-        case("GET", "/books?offset=18446744073709551616", format!("{range} (one more than u64::MAX)")),
+        case(
+            "GET",
+            "/books?offset=18446744073709551616",
+            format!("{range} (one more than u64::MAX)"),
+        ),
         case("GET", "/books?sort=YEAR", words),
         case("GET", "/books?in_stock=1", words),
         case("GET", "/books?in_stock", words),
         case("GET", "/books?in_stock=yes&sort=name&limit=0", every),
-        case("GET", "/books?q=x&in_stock=maybe&offset=1.5&limit=500&sort=title", every),
+        case(
+            "GET",
+            "/books?q=x&in_stock=maybe&offset=1.5&limit=500&sort=title",
+            every,
+        ),
         case("GET", "/books?limit=5&limit=5", once),
         case("GET", "/books?sort=year&tag=a&sort=title", once),
-        case("GET", "/books?q=a&q=b&limit=abc", format!("{once}; {every}")),
+        case(
+            "GET",
+            "/books?q=a&q=b&limit=abc",
+            format!("{once}; {every}"),
+        ),
     ]
 }
 
 fn random_typed_cases(rng: &mut Rng) -> Vec<Case> {
-    const LIMITS: &[&str] = &["1", "20", "100", "0", "101", "007", "+5", "-3", "", "abc", "5%20", "%35"];
-    const OFFSETS: &[&str] = &["0", "999", "18446744073709551615", "18446744073709551616", "-1", "1e3", "%2B1"];
+    const LIMITS: &[&str] = &[
+        "1", "20", "100", "0", "101", "007", "+5", "-3", "", "abc", "5%20", "%35",
+    ];
+    const OFFSETS: &[&str] = &[
+        "0",
+        "999",
+        "18446744073709551615",
+        "18446744073709551616",
+        "-1",
+        "1e3",
+        "%2B1",
+    ];
     const SORTS: &[&str] = &["title", "year", "-year", "Title", "+year", "", "-year%20"];
     const STOCKS: &[&str] = &["true", "false", "TRUE", "1", "", "no"];
     let mut cases = Vec::new();
     for _ in 0..24 {
         let mut parts: Vec<String> = Vec::new();
-        for (key, pool) in [("limit", LIMITS), ("offset", OFFSETS), ("sort", SORTS), ("in_stock", STOCKS)] {
+        for (key, pool) in [
+            ("limit", LIMITS),
+            ("offset", OFFSETS),
+            ("sort", SORTS),
+            ("in_stock", STOCKS),
+        ] {
             for _ in 0..[0, 1, 1, 1, 2][rng.below(5) as usize] {
                 if rng.chance(1, 2) {
                     parts.push(format!("{key}={}", rng.pick(pool)));
@@ -349,10 +484,18 @@ fn trailing_slash_cases() -> Vec<Case> {
     let missing = "no trailing-slash redirect unless the path without its one trailing slash matches a pattern: 404";
     vec![
         case("GET", "/books/", redirect),
-        case("POST", "/books/?draft=1", format!("{redirect} (whatever the method: 308 keeps it)")),
+        case(
+            "POST",
+            "/books/?draft=1",
+            format!("{redirect} (whatever the method: 308 keeps it)"),
+        ),
         case("GET", "/books/42/", redirect),
         case("DELETE", "/books/new/", redirect),
-        case("GET", "/users/a%20b/", format!("{redirect} (still encoded)")),
+        case(
+            "GET",
+            "/users/a%20b/",
+            format!("{redirect} (still encoded)"),
+        ),
         case("GET", "/health/?verbose&x=%2B", redirect),
         case("GET", "/books//", missing),
         case("GET", "/nope/", missing),
@@ -379,13 +522,20 @@ fn transport(http: &mut Http, rng: &mut Rng) -> Result<(), Failure> {
             "six requests sent in one write are answered in order on the same connection ({})",
             case.rule
         );
-        check(&self::case(&case.method, case.target.clone(), rule), &response)?;
+        check(
+            &self::case(&case.method, case.target.clone(), rule),
+            &response,
+        )?;
     }
 
     let text = tricky_text(rng, 2, 8);
     let torn = case(
         "GET",
-        format!("/books?tag={}&limit={}", encode_query(&text, rng), rng.range(1, 100)),
+        format!(
+            "/books?tag={}&limit={}",
+            encode_query(&text, rng),
+            rng.range(1, 100)
+        ),
         "a request written 1 to 3 bytes at a time is read whole and answered like any other",
     );
     let bytes = Request::new(&torn.method, &torn.target).to_bytes();
@@ -399,7 +549,11 @@ fn transport(http: &mut Http, rng: &mut Rng) -> Result<(), Failure> {
         Err(e) => format!("<{e}>"),
     };
     http.server.record(
-        &format!("{} (in {} writes)", printable(&bytes), bytes.len().div_ceil(2)),
+        &format!(
+            "{} (in {} writes)",
+            printable(&bytes),
+            bytes.len().div_ceil(2)
+        ),
         &got,
     );
     let response = response
@@ -437,7 +591,12 @@ fn with_reqwest(http: &mut Http) -> Result<(), Failure> {
             let headers: Vec<(String, String)> = response
                 .headers()
                 .iter()
-                .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .map(|(n, v)| {
+                    (
+                        n.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
                 .collect();
             let body = response.bytes().await?.to_vec();
             Ok::<_, reqwest::Error>(http::Response {
@@ -448,7 +607,10 @@ fn with_reqwest(http: &mut Http) -> Result<(), Failure> {
                 body,
             })
         });
-        let sent = format!("reqwest {}", request_line(&Request::new(&case.method, &case.target)));
+        let sent = format!(
+            "reqwest {}",
+            request_line(&Request::new(&case.method, &case.target))
+        );
         match fetched {
             Ok(response) => {
                 http.server.record(&sent, &response.summary());

@@ -65,3 +65,39 @@ pub fn summary(response: &Response) -> String {
     }
     line
 }
+
+/// A directory for a program's data, removed (with everything in it) when dropped, pass or fail.
+#[derive(Debug)]
+pub struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    /// A new empty directory under the system's temp dir, named after `label`.
+    pub fn new(label: &str) -> Result<Self, backlings_grade::Failure> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNT: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "backlings-{label}-{}-{}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).map_err(|e| {
+            backlings_grade::Failure::new(format!(
+                "the grader could not create {}: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(ScratchDir(path))
+    }
+
+    /// The directory, as a string for a command line.
+    pub fn arg(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -3,11 +3,18 @@
 
 mod ordered_json;
 mod ser1_json_structs;
+mod ser2_missing_null_extra;
 mod text;
 
 fn main() -> std::process::ExitCode {
-    backlings_grade::main(&[backlings_grade::Grader {
-        exercise: "ser1_json_structs",
-        grade: ser1_json_structs::grade,
-    }])
+    backlings_grade::main(&[
+        backlings_grade::Grader {
+            exercise: "ser1_json_structs",
+            grade: ser1_json_structs::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "ser2_missing_null_extra",
+            grade: ser2_missing_null_extra::grade,
+        },
+    ])
 }

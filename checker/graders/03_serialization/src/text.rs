@@ -62,7 +62,7 @@ pub fn awkward_string(rng: &mut Rng) -> String {
     let mut out = String::new();
     for _ in 0..rng.range(1, 6) {
         if rng.chance(1, 2) {
-            out.push_str(*rng.pick(AWKWARD));
+            out.push_str(rng.pick::<&str>(AWKWARD));
         } else {
             let len = rng.range(1, 6) as usize;
             out.push_str(&rng.word(len));
@@ -146,7 +146,7 @@ pub fn write_noisy(json: &Json, rng: &mut Rng, noise: Noise, out: &mut String) {
 
 fn space(rng: &mut Rng, noise: Noise, out: &mut String) {
     if noise == Noise::Heavy && rng.chance(1, 3) {
-        out.push_str(*rng.pick(&[" ", "\n", "\t", "\r\n", "  ", " \n  "]));
+        out.push_str(rng.pick::<&str>(&[" ", "\n", "\t", "\r\n", "  ", " \n  "]));
     }
 }
 

@@ -69,7 +69,8 @@ pub fn problem(
     problem_type: &str,
     why: &str,
 ) -> Result<Value, Failure> {
-    let expected = format!("{status} with Content-Type: {PROBLEM_JSON} and \"type\": \"{problem_type}\"");
+    let expected =
+        format!("{status} with Content-Type: {PROBLEM_JSON} and \"type\": \"{problem_type}\"");
     let fail = |rule: String| {
         Failure::new(rule)
             .expected(&expected)
@@ -85,7 +86,9 @@ pub fn problem(
         )));
     }
     let body: Value = serde_json::from_slice(&response.body).map_err(|e| {
-        fail(format!("the problem document must be JSON, and this body does not parse: {e}"))
+        fail(format!(
+            "the problem document must be JSON, and this body does not parse: {e}"
+        ))
     })?;
     let Some(object) = body.as_object() else {
         return Err(fail("a problem document is a JSON object".to_string()));

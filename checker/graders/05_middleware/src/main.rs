@@ -1,6 +1,9 @@
 //! The graders of track 5 (middleware, request context & rate limiting), one module per exercise.
 
+mod log_file;
 mod mw1_chain_next;
+mod mw2_pipeline_order;
+mod mw3_security_headers_cors;
 mod mw6_token_bucket;
 mod support;
 
@@ -9,6 +12,14 @@ fn main() -> std::process::ExitCode {
         backlings_grade::Grader {
             exercise: "mw1_chain_next",
             grade: mw1_chain_next::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "mw2_pipeline_order",
+            grade: mw2_pipeline_order::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "mw3_security_headers_cors",
+            grade: mw3_security_headers_cors::grade,
         },
         backlings_grade::Grader {
             exercise: "mw6_token_bucket",

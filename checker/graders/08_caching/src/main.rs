@@ -6,6 +6,8 @@ mod cache3_strategies;
 mod cache4_invalidation_stampede;
 mod counting_store;
 mod lru_model;
+mod scaling;
+mod trace;
 
 fn main() -> std::process::ExitCode {
     backlings_grade::main(&[

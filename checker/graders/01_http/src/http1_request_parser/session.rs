@@ -56,7 +56,7 @@ pub fn run(
         }
         let end = offset.saturating_add(size).min(stream.len());
         let piece = &stream[offset..end];
-        let reply = program.request(&json!({"op": "feed", "hex": hex(piece)}))?;
+        let reply = program.request(&feed(piece))?;
         let context = Context {
             stream,
             offset,
@@ -145,10 +145,16 @@ pub fn run(
     Ok(())
 }
 
+/// A `feed` message. `as_text` repeats the bytes as text for the transcript (keys print in order, so it
+/// comes before the hex); the program reads only `hex`.
+fn feed(bytes: &[u8]) -> Value {
+    json!({"op": "feed", "as_text": String::from_utf8_lossy(bytes), "hex": hex(bytes)})
+}
+
 /// Feeds a valid request after an error: the connection must stay failed.
 fn after_error(program: &mut Stdio, status: u16) -> Result<(), Failure> {
     let valid = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
-    let reply = program.request(&json!({"op": "feed", "hex": hex(valid)}))?;
+    let reply = program.request(&feed(valid))?;
     let wanted = json!({"requests": [], "error": status});
     if reply != wanted {
         return Err(Failure::new(AFTER_ERROR)

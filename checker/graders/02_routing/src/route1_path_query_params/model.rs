@@ -24,6 +24,14 @@ pub const ROUTES: [(&str, &str, &str); 13] = [
     ("GET", "/authors/new/:draft", "author_draft"),
 ];
 
+/// A route whose pattern matches the path, with what it captures.
+struct Candidate {
+    method: &'static str,
+    pattern: &'static str,
+    name: &'static str,
+    params: Vec<(String, String)>,
+}
+
 /// Path parameters that are integers.
 const INTEGER_PARAMS: [&str; 2] = ["id", "review"];
 
@@ -132,9 +140,16 @@ pub fn answer(method: &str, target: &str) -> Answer {
         segments
     );
 
-    let matching: Vec<(&str, &str, &str, Vec<(String, String)>)> = ROUTES
+    let matching: Vec<Candidate> = ROUTES
         .iter()
-        .filter_map(|&(m, pattern, name)| capture(pattern, &segments).map(|p| (m, pattern, name, p)))
+        .filter_map(|&(method, pattern, name)| {
+            capture(pattern, &segments).map(|params| Candidate {
+                method,
+                pattern,
+                name,
+                params,
+            })
+        })
         .collect();
     if matching.is_empty() {
         let trimmed = path.strip_suffix('/').filter(|t| !t.is_empty());
@@ -167,18 +182,34 @@ pub fn answer(method: &str, target: &str) -> Answer {
     }
 
     let mut listed = String::new();
-    for (m, pattern, name, _) in &matching {
-        let _ = write!(listed, "{}{m} {pattern} ({name})", if listed.is_empty() { "" } else { ", " });
+    for Candidate {
+        method: m,
+        pattern,
+        name,
+        ..
+    } in &matching
+    {
+        let _ = write!(
+            listed,
+            "{}{m} {pattern} ({name})",
+            if listed.is_empty() { "" } else { ", " }
+        );
     }
     let _ = write!(story, "; the patterns that match it: {listed}");
-    let mut best: Option<&(&str, &str, &str, Vec<(String, String)>)> = None;
-    for candidate in matching.iter().filter(|(m, ..)| *m == method) {
-        if best.is_none_or(|b| is_more_specific(candidate.1, b.1)) {
+    let mut best: Option<&Candidate> = None;
+    for candidate in matching.iter().filter(|c| c.method == method) {
+        if best.is_none_or(|b| is_more_specific(candidate.pattern, b.pattern)) {
             best = Some(candidate);
         }
     }
-    let Some((_, pattern, name, params)) = best else {
-        let mut allow: Vec<&str> = matching.iter().map(|(m, ..)| *m).collect();
+    let Some(Candidate {
+        pattern,
+        name,
+        params,
+        ..
+    }) = best
+    else {
+        let mut allow: Vec<&str> = matching.iter().map(|c| c.method).collect();
         allow.sort_unstable();
         allow.dedup();
         let allow = allow.join(", ");
@@ -192,7 +223,7 @@ pub fn answer(method: &str, target: &str) -> Answer {
             story,
         };
     };
-    let rivals = matching.iter().filter(|(m, ..)| *m == method).count();
+    let rivals = matching.iter().filter(|c| c.method == method).count();
     if rivals > 1 {
         let _ = write!(
             story,
@@ -225,7 +256,10 @@ pub fn answer(method: &str, target: &str) -> Answer {
             bad
         );
         return Answer {
-            want: json_want(400, json!({"error": "invalid path parameter", "fields": bad})),
+            want: json_want(
+                400,
+                json!({"error": "invalid path parameter", "fields": bad}),
+            ),
             story,
         };
     }
@@ -263,7 +297,10 @@ fn book_query(query: &str, story: &mut String) -> Result<Value, Value> {
         match (decode(key, true), decode(value, true)) {
             (Ok(key), Ok(value)) => pairs.push((key, value)),
             (Err(why), _) | (_, Err(why)) => {
-                let _ = write!(story, "; the query pair `{pair}` holds {why}: the query is malformed (400)");
+                let _ = write!(
+                    story,
+                    "; the query pair `{pair}` holds {why}: the query is malformed (400)"
+                );
                 return Err(json!({"error": "malformed query"}));
             }
         }
@@ -281,7 +318,9 @@ fn book_query(query: &str, story: &mut String) -> Result<Value, Value> {
     type Parse = fn(&str) -> Option<Value>;
     let scalars: [(&str, Value, Parse); 5] = [
         ("limit", json!(20), |v| {
-            parse_unsigned(v).filter(|n| (1..=100).contains(n)).map(Value::from)
+            parse_unsigned(v)
+                .filter(|n| (1..=100).contains(n))
+                .map(Value::from)
         }),
         ("offset", json!(0), |v| parse_unsigned(v).map(Value::from)),
         ("sort", json!("title"), |v| {

@@ -316,11 +316,15 @@ fn member_id(target: super::model::Target) -> Option<u64> {
 }
 
 fn state_line(model: &Model) -> String {
-    let items: Vec<String> = model
+    let mut items: Vec<String> = model
         .items
         .values()
+        .take(20)
         .map(|item| format!("{} (sku {})", item["id"], item["sku"]))
         .collect();
+    if model.items.len() > 20 {
+        items.push(format!("… {} more", model.items.len() - 20));
+    }
     format!(
         "before this request, the items were: [{}]; the last id handed out: {}",
         items.join(", "),

@@ -236,7 +236,7 @@ pub fn generate(rng: &mut Rng, shape: Shape) -> Order {
         email: format!("{}@{}.example", rng.word(5), rng.word(4)),
         vip: rng.chance(1, 3),
         items,
-        status: *rng.pick(&STATUSES),
+        status: rng.pick::<&str>(&STATUSES),
         payment,
         attributes,
         note,

@@ -23,8 +23,10 @@ pub fn expected(body: &Value) -> Vec<FieldError> {
         return vec![FieldError::new("", "type")];
     };
     let mut errors = Vec::new();
-    let mut field = |key: &str, check: &dyn Fn(&Value) -> Option<&'static str>, required: bool| {
-        match object.get(key) {
+    let mut field =
+        |key: &str, check: &dyn Fn(&Value) -> Option<&'static str>, required: bool| match object
+            .get(key)
+        {
             None if required => errors.push(FieldError::new(format!("/{key}"), "required")),
             None => {}
             Some(value) => {
@@ -32,14 +34,25 @@ pub fn expected(body: &Value) -> Vec<FieldError> {
                     errors.push(FieldError::new(format!("/{key}"), code));
                 }
             }
-        }
-    };
+        };
     field("email", &|v| string_rule(v, is_email, "format"), true);
     field("phone", &|v| string_rule(v, is_e164, "format"), true);
-    field("name", &|v| string_rule(v, |s| chars_between(s, 1, 50), "length"), true);
-    field("birth_date", &|v| string_rule(v, is_iso_date, "format"), true);
+    field(
+        "name",
+        &|v| string_rule(v, |s| chars_between(s, 1, 50), "length"),
+        true,
+    );
+    field(
+        "birth_date",
+        &|v| string_rule(v, is_iso_date, "format"),
+        true,
+    );
     field("age", &|v| v.as_i64().is_none().then_some("type"), false);
-    field("newsletter", &|v| (!v.is_boolean()).then_some("type"), false);
+    field(
+        "newsletter",
+        &|v| (!v.is_boolean()).then_some("type"),
+        false,
+    );
     field("tags", &tags_rule, false);
     field("address", &|v| (!v.is_object()).then_some("type"), false);
     if let Some(Value::Array(items)) = object.get("tags")
@@ -97,7 +110,11 @@ fn tags_rule(value: &Value) -> Option<&'static str> {
 }
 
 /// `type` for a non-string, `code` for a string that fails `rule`.
-fn string_rule(value: &Value, rule: impl Fn(&str) -> bool, code: &'static str) -> Option<&'static str> {
+fn string_rule(
+    value: &Value,
+    rule: impl Fn(&str) -> bool,
+    code: &'static str,
+) -> Option<&'static str> {
     match value.as_str() {
         None => Some("type"),
         Some(text) if !rule(text) => Some(code),
@@ -173,7 +190,7 @@ pub fn is_iso_date(s: &str) -> bool {
 
 /// Days in `month` of `year`, with the Gregorian leap-year rule.
 pub fn days_in_month(year: u32, month: u32) -> u32 {
-    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
     match month {
         2 if leap => 29,
         2 => 28,

@@ -1,9 +1,5 @@
-//! Requests to the cache, their JSON lines, and running a list of them against the model.
-//!
-//! Long traces are pipelined (a chunk of requests, then their replies) because one round trip per request
-//! would cost more than the cache itself. The framework's transcript pairs each reply with the latest open
-//! request, which is only right one request at a time, so a mismatch found in a pipelined run is replayed on a
-//! fresh program with its last few requests sent one at a time: the report then shows the real exchanges.
+//! Requests to the cache, their JSON lines, and running a list of them against the model (pipelined, with a
+//! replay in lockstep on a mismatch: see [`crate::trace`]).
 
 use std::fmt;
 
@@ -12,10 +8,6 @@ use serde_json::Value;
 
 use crate::lru_model::{Flaw, LruModel};
 
-/// Requests written before their replies are read in a pipelined run (a few KiB: far below a pipe buffer).
-const CHUNK: usize = 256;
-/// Requests sent one at a time before a replayed mismatch: the report shows the last 8 exchanges.
-const LOCKSTEP_TAIL: usize = 8;
 /// Most keys a report lists from each end of the recency order.
 const KEYS_SHOWN: usize = 8;
 
@@ -134,73 +126,36 @@ impl fmt::Display for Reply {
 }
 
 /// The first request whose reply broke the contract, and that reply (or why there was none).
-pub struct Mismatch {
-    index: usize,
-    got: Result<Reply, Failure>,
+pub type Mismatch = crate::trace::Mismatch<Reply>;
+
+impl crate::trace::Request for Op {
+    type Model = LruModel;
+    type Reply = Reply;
+
+    fn line(self) -> String {
+        Op::line(self)
+    }
+
+    fn apply(self, model: &mut LruModel) -> Reply {
+        Op::apply(self, model)
+    }
+
+    fn parse_reply(self, line: &str) -> Result<Reply, Failure> {
+        Op::parse_reply(self, line)
+    }
 }
 
 /// Sends `ops` in order and checks every reply against a correct model: pipelined in chunks before
 /// `lockstep_from`, one request at a time from there on. `ops` must start with a `new`.
 pub fn run(program: &mut Stdio, ops: &[Op], lockstep_from: usize) -> Result<(), Mismatch> {
-    let mut model = LruModel::new(0);
-    let mut start = 0;
-    while start < ops.len() {
-        let end = if start >= lockstep_from {
-            start + 1
-        } else {
-            (start + CHUNK).min(lockstep_from).min(ops.len())
-        };
-        let mut sent = start;
-        let mut send_error = None;
-        for op in &ops[start..end] {
-            // A program that died stops reading: collect the replies it did give, then report where it stopped.
-            if let Err(failure) = program.send_line(&op.line()) {
-                send_error = Some(failure);
-                break;
-            }
-            sent += 1;
-        }
-        for (index, &op) in ops.iter().enumerate().take(sent).skip(start) {
-            let got = program.recv_line().and_then(|line| op.parse_reply(&line));
-            let expected = op.apply(&mut model);
-            match got {
-                Ok(reply) if reply == expected => {}
-                got => return Err(Mismatch { index, got }),
-            }
-        }
-        if let Some(failure) = send_error {
-            return Err(Mismatch {
-                index: sent,
-                got: Err(failure),
-            });
-        }
-        start = end;
-    }
-    Ok(())
+    crate::trace::run(program, &LruModel::new(0), ops, lockstep_from)
 }
 
 /// Runs `ops` on a fresh program, pipelined. On a mismatch, replays them on another fresh program with the
 /// last few requests sent one at a time, and explains the mismatch the replay hit.
 pub fn check(g: &mut Grading, history: &[Op], ops: &[Op]) -> Result<(), Failure> {
-    let first = {
-        let mut program = g.stdio()?;
-        match run(&mut program, ops, usize::MAX) {
-            Ok(()) => return Ok(()),
-            Err(mismatch) => mismatch,
-        }
-    };
-    let from = first.index.saturating_sub(LOCKSTEP_TAIL - 1);
-    let mut program = g.stdio()?;
-    Err(match run(&mut program, ops, from) {
-        Err(replayed) if replayed.index >= from => explain(history, ops, replayed),
-        Err(replayed) => explain(history, ops, replayed).detail(
-            "(on a second run of the same requests the program went wrong earlier than the first time: its answers \
-             depend on more than the requests, e.g. HashMap iteration order)",
-        ),
-        Ok(()) => explain(history, ops, first).detail(
-            "(on a second run of the same requests the program answered them all correctly: its answers depend on \
-             more than the requests, e.g. HashMap iteration order, so the exchanges above are from that second run)",
-        ),
+    crate::trace::check(g, &LruModel::new(0), ops, |mismatch| {
+        explain(history, ops, mismatch)
     })
 }
 

@@ -5,15 +5,11 @@
 
 use std::fmt;
 
-use backlings_grade::{Failure, Grading, Stdio};
+use backlings_grade::{Failure, Grading};
 use serde_json::Value;
 
 use super::model::{Flaw, Model, Policy};
 
-/// Requests written before their replies are read in a pipelined run.
-const CHUNK: usize = 256;
-/// Requests sent one at a time before a replayed mismatch.
-const LOCKSTEP_TAIL: usize = 8;
 /// Most keys a report lists.
 const KEYS_SHOWN: usize = 12;
 
@@ -172,78 +168,32 @@ impl fmt::Display for Reply {
 }
 
 /// The first request whose reply broke the contract, and that reply (or why there was none).
-pub struct Mismatch {
-    index: usize,
-    got: Result<Reply, Failure>,
-}
+pub type Mismatch = crate::trace::Mismatch<Reply>;
 
-/// Sends `ops` in order and checks every reply against a correct model: pipelined in chunks before
-/// `lockstep_from`, one request at a time from there on. `start` is the model before the first op.
-pub fn run(
-    program: &mut Stdio,
-    start: &Model,
-    ops: &[Op],
-    lockstep_from: usize,
-) -> Result<(), Mismatch> {
-    let mut model = start.clone();
-    let mut begin = 0;
-    while begin < ops.len() {
-        let end = if begin >= lockstep_from {
-            begin + 1
-        } else {
-            (begin + CHUNK).min(lockstep_from).min(ops.len())
-        };
-        let mut sent = begin;
-        let mut send_error = None;
-        for op in &ops[begin..end] {
-            if let Err(failure) = program.send_line(&op.line()) {
-                send_error = Some(failure);
-                break;
-            }
-            sent += 1;
-        }
-        for (index, &op) in ops.iter().enumerate().take(sent).skip(begin) {
-            let got = program.recv_line().and_then(|line| op.parse_reply(&line));
-            let expected = op.apply(&mut model);
-            match got {
-                Ok(reply) if reply == expected => {}
-                got => return Err(Mismatch { index, got }),
-            }
-        }
-        if let Some(failure) = send_error {
-            return Err(Mismatch {
-                index: sent,
-                got: Err(failure),
-            });
-        }
-        begin = end;
+pub use crate::trace::run;
+
+impl crate::trace::Request for Op {
+    type Model = Model;
+    type Reply = Reply;
+
+    fn line(self) -> String {
+        Op::line(self)
     }
-    Ok(())
+
+    fn apply(self, model: &mut Model) -> Reply {
+        Op::apply(self, model)
+    }
+
+    fn parse_reply(self, line: &str) -> Result<Reply, Failure> {
+        Op::parse_reply(self, line)
+    }
 }
 
 /// Runs `ops` (from a fresh program, clock 0) pipelined. On a mismatch, replays them on another fresh
 /// program with the last few requests one at a time, and explains the mismatch the replay hit.
 pub fn check(g: &mut Grading, history: &[Vec<Op>], ops: &[Op]) -> Result<(), Failure> {
-    let start = Model::start(None);
-    let first = {
-        let mut program = g.stdio()?;
-        match run(&mut program, &start, ops, usize::MAX) {
-            Ok(()) => return Ok(()),
-            Err(mismatch) => mismatch,
-        }
-    };
-    let from = first.index.saturating_sub(LOCKSTEP_TAIL - 1);
-    let mut program = g.stdio()?;
-    Err(match run(&mut program, &start, ops, from) {
-        Err(replayed) if replayed.index >= from => explain(history, ops, replayed),
-        Err(replayed) => explain(history, ops, replayed).detail(
-            "(on a second run of the same requests the program went wrong earlier than the first time: its answers \
-             depend on more than the requests, e.g. HashMap iteration order)",
-        ),
-        Ok(()) => explain(history, ops, first).detail(
-            "(on a second run of the same requests the program answered them all correctly: its answers depend on \
-             more than the requests, e.g. HashMap iteration order, so the exchanges above are from that second run)",
-        ),
+    crate::trace::check(g, &Model::start(None), ops, |mismatch| {
+        explain(history, ops, mismatch)
     })
 }
 

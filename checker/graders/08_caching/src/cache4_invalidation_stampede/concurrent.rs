@@ -285,7 +285,7 @@ pub fn write_during_a_load(g: &mut Grading) -> Result<(), Failure> {
         json!({"spawned": 1}),
     )?;
     wait_progress(&mut program, 2, 0)?;
-    if store.wait_parked(2, Duration::from_secs(1)) < 2 {
+    if store.wait_parked(2, Duration::from_secs(2)) < 2 {
         return Err(Failure::new(
             "a read that starts after a committed write must not wait for a load that started before the write: that \
              load read the store before the write, so its value is older. An invalidation also forgets the loads in \
