@@ -392,8 +392,8 @@ pub fn export(rows: u64, head: &Head, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-/// How many bytes of rows [`export`] gathers before it sends them as one chunk.
-const CHUNK_TARGET: usize = 16 * 1024;
+/// A good size for one chunk of the export: a few KiB of rows per size line and system call.
+pub const CHUNK_TARGET: usize = 16 * 1024;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Provided: you do not need to change anything below this line (but do read `Body`, `row` and `write_head`).

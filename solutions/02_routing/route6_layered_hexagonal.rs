@@ -68,6 +68,13 @@
 //! document database keeps them). The two durable stores keep everything across a restart of the program on
 //! the same `--data-dir`, and the grader checks it.
 //!
+//! ## What you write
+//!
+//! The domain types, the port, the memory adapter, the STDIO adapter and the wiring in `main` are given.
+//! Yours: the service's rules (`TaskService` and `view`), the two durable adapters (`SqliteRepo`, `DocRepo`)
+//! and the HTTP adapter (`http_handler`, `status_of`). Start with the service: the grader drives it through
+//! STDIO and the memory store first, then through HTTP, then on each durable store.
+//!
 //! ## Pitfalls
 //!
 //! - Reading the system clock in the service (`SystemTime::now()`): every `created_at` is wrong, and the rules
@@ -450,6 +457,7 @@ impl DocRepo {
         Ok(repo)
     }
 
+    /// The file of task `id`.
     fn path(&self, id: u64) -> PathBuf {
         self.dir.join(format!("{id}.json"))
     }

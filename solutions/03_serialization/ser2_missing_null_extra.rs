@@ -52,8 +52,8 @@
 //! - `POST /import/users` (lenient, a partner feed): like `POST /users`, but unknown fields are ignored
 //!   → `201` with `{"user":{…},"ignored":["a","b"]}`, the ignored top-level keys sorted. Types are still
 //!   checked: a wrong type or a `null` on a field that is not nullable is still a `400`.
-//! - A `400` has a JSON body `{"error":"…"}` whose message names the offending field for an unknown field,
-//!   a missing field and a `null` that is not allowed (serde's own messages already do for the first two).
+//! - A `400` has a JSON body `{"error":"…"}`. Its message names the offending field for an unknown field
+//!   and a missing one (serde's own messages do), and for a `null` a PATCH may not set (your message).
 //!
 //! ## Pitfalls
 //!

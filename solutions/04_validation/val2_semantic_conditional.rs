@@ -181,7 +181,7 @@ impl Date {
         let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
         let mp = (5 * doy + 2) / 153;
         let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let month = (if mp < 10 { mp + 3 } else { mp - 9 }) as u32;
         let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
         Date { year, month, day }
     }
@@ -227,7 +227,10 @@ pub fn check_local(registration: &Registration, today: Date) -> Vec<FieldError> 
             Err((Code::Mismatch, "does not match the password")),
         );
     }
-    report("/birth_date", check_birth_date(&registration.birth_date, today));
+    report(
+        "/birth_date",
+        check_birth_date(&registration.birth_date, today),
+    );
     let status = registration.marital_status.as_str();
     if MARITAL_STATUSES.contains(&status) {
         report("/partner_name", check_partner(status, registration));
@@ -341,7 +344,10 @@ impl UsernameLookup for HttpLookup {
         match status_line.split(' ').nth(1) {
             Some("200") => Ok(true),
             Some("404") => Ok(false),
-            _ => Err(format!("the username service answered {:?}", status_line.trim())),
+            _ => Err(format!(
+                "the username service answered {:?}",
+                status_line.trim()
+            )),
         }
     }
 }
@@ -365,9 +371,17 @@ pub fn handle(request: &Request, lookup: &dyn UsernameLookup) -> Response {
         return Response::text(405, "only POST is allowed here\n").with_header("Allow", "POST");
     }
     let malformed = |detail: String| {
-        problem(400, MALFORMED_PROBLEM, "The request is not a registration", json!({ "detail": detail }))
+        problem(
+            400,
+            MALFORMED_PROBLEM,
+            "The request is not a registration",
+            json!({ "detail": detail }),
+        )
     };
-    let Some(now_ms) = request.header("x-fake-now").and_then(|v| v.parse::<u64>().ok()) else {
+    let Some(now_ms) = request
+        .header("x-fake-now")
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
         return malformed("X-Fake-Now must be unix milliseconds".to_string());
     };
     let registration: Registration = match serde_json::from_slice(&request.body) {
@@ -384,11 +398,21 @@ pub fn handle(request: &Request, lookup: &dyn UsernameLookup) -> Response {
                 .map(|e| json!({ "pointer": e.pointer, "code": e.code, "detail": e.detail }))
                 .collect();
             let extra = json!({ "detail": format!("{} invalid", listed.len()), "errors": listed });
-            problem(422, VALIDATION_PROBLEM, "The registration is not valid", extra)
+            problem(
+                422,
+                VALIDATION_PROBLEM,
+                "The registration is not valid",
+                extra,
+            )
         }
         Outcome::Unavailable(why) => {
             let extra = json!({ "detail": why });
-            problem(503, UNAVAILABLE_PROBLEM, "The username could not be checked", extra)
+            problem(
+                503,
+                UNAVAILABLE_PROBLEM,
+                "The username could not be checked",
+                extra,
+            )
         }
     }
 }
@@ -396,7 +420,9 @@ pub fn handle(request: &Request, lookup: &dyn UsernameLookup) -> Response {
 /// Serves `POST /register` (provided: you do not need to change this).
 fn main() -> ExitCode {
     let Ok(base_url) = std::env::var("USERNAME_SERVICE_URL") else {
-        eprintln!("error: set USERNAME_SERVICE_URL to the username service, e.g. http://127.0.0.1:8080");
+        eprintln!(
+            "error: set USERNAME_SERVICE_URL to the username service, e.g. http://127.0.0.1:8080"
+        );
         return ExitCode::from(2);
     };
     let lookup = HttpLookup { base_url };
@@ -463,25 +489,40 @@ mod tests {
     // A valid registration passes the local rules and costs exactly one lookup.
     #[test]
     fn a_valid_registration_is_created_after_one_lookup() {
-        let fake = Fake { taken: false, calls: Cell::new(0) };
-        assert_eq!(register(&valid(), date("2024-01-01"), &fake), Outcome::Created);
+        let fake = Fake {
+            taken: false,
+            calls: Cell::new(0),
+        };
+        assert_eq!(
+            register(&valid(), date("2024-01-01"), &fake),
+            Outcome::Created
+        );
         assert_eq!(fake.calls.get(), 1);
     }
 
     // A taken name is one error, found by the lookup.
     #[test]
     fn a_taken_username_is_one_error() {
-        let fake = Fake { taken: true, calls: Cell::new(0) };
+        let fake = Fake {
+            taken: true,
+            calls: Cell::new(0),
+        };
         let Outcome::Invalid(errors) = register(&valid(), date("2024-01-01"), &fake) else {
             panic!("a taken username is invalid");
         };
-        assert_eq!((errors[0].pointer.as_str(), errors[0].code), ("/username", Code::Taken));
+        assert_eq!(
+            (errors[0].pointer.as_str(), errors[0].code),
+            ("/username", Code::Taken)
+        );
     }
 
     // Any local error means no lookup at all.
     #[test]
     fn a_local_error_skips_the_lookup() {
-        let fake = Fake { taken: false, calls: Cell::new(0) };
+        let fake = Fake {
+            taken: false,
+            calls: Cell::new(0),
+        };
         let mut registration = valid();
         registration.birth_date = "2030-01-01".to_string();
         assert!(matches!(

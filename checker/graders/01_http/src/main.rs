@@ -2,6 +2,7 @@
 
 mod http1_request_parser;
 mod http2_raw_server;
+mod http3_keep_alive;
 mod support;
 
 fn main() -> std::process::ExitCode {
@@ -13,6 +14,10 @@ fn main() -> std::process::ExitCode {
         backlings_grade::Grader {
             exercise: "http2_raw_server",
             grade: http2_raw_server::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "http3_keep_alive",
+            grade: http3_keep_alive::grade,
         },
     ])
 }

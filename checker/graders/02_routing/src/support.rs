@@ -71,6 +71,12 @@ impl Want {
         self
     }
 
+    /// This want with a header that must have `value`, or be absent when `value` is `None`.
+    pub fn header_opt(mut self, name: &'static str, value: Option<String>) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
     /// This want with a JSON body.
     pub fn json(mut self, body: Value) -> Self {
         self.body = Some(body);

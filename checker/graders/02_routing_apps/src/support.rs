@@ -4,11 +4,6 @@
 use backlings_grade::http::{Request, Response};
 use serde_json::Value;
 
-/// A request with a JSON body and `Content-Type: application/json`.
-pub fn json_request(method: &str, target: &str, body: &Value) -> Request {
-    body_request(method, target, "application/json", body.to_string().as_bytes())
-}
-
 /// A request with raw body bytes and the given `Content-Type`.
 pub fn body_request(method: &str, target: &str, content_type: &str, body: &[u8]) -> Request {
     Request::new(method, target)

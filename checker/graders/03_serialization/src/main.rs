@@ -4,6 +4,8 @@
 mod ordered_json;
 mod ser1_json_structs;
 mod ser2_missing_null_extra;
+mod ser3_dates_timezones;
+mod ser4_custom_serde;
 mod text;
 
 fn main() -> std::process::ExitCode {
@@ -15,6 +17,14 @@ fn main() -> std::process::ExitCode {
         backlings_grade::Grader {
             exercise: "ser2_missing_null_extra",
             grade: ser2_missing_null_extra::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "ser3_dates_timezones",
+            grade: ser3_dates_timezones::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "ser4_custom_serde",
+            grade: ser4_custom_serde::grade,
         },
     ])
 }

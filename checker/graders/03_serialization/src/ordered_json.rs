@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use backlings_grade::Rng;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// A parsed JSON document with its key order kept.
@@ -63,6 +64,22 @@ impl Json {
     }
 }
 
+/// The same document with the keys of every object in a random order.
+pub fn shuffle_keys(json: &Json, rng: &mut Rng) -> Json {
+    match json {
+        Json::Object(pairs) => {
+            let mut pairs: Vec<(String, Json)> = pairs
+                .iter()
+                .map(|(k, v)| (k.clone(), shuffle_keys(v, rng)))
+                .collect();
+            rng.shuffle(&mut pairs);
+            Json::Object(pairs)
+        }
+        Json::Array(items) => Json::Array(items.iter().map(|v| shuffle_keys(v, rng)).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Where two documents first differ, and how.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Difference {
@@ -96,7 +113,6 @@ pub enum Difference {
 
 impl Difference {
     /// The path the difference is at, in `serde_path_to_error` style (`.` for the root).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn path(&self) -> &str {
         match self {
             Difference::KeyOrder { path, .. }

@@ -137,8 +137,19 @@ impl Session {
             Outcome::Refused(mentions, rule) => {
                 expect_refused(&response, mentions, rule, &sent)
                     .map_err(|f| f.detail(state.clone()))?;
-                self.expect_stored(user, "a refused PATCH changes nothing, not even its valid fields: the user is unchanged")
-                    .map_err(|f| f.detail(sent).detail(state))
+                let path = format!("/users/{}", user.id);
+                let response = self.send("GET", &path, "")?;
+                let context = format!(
+                    "sent: GET {path}, right after the refused {} (answered 400, as it should)",
+                    sent.trim_start_matches("sent: ")
+                );
+                expect_user(
+                    &response,
+                    200,
+                    &user.json(),
+                    "a refused PATCH changes nothing, not even its valid fields: check every field before changing any",
+                    &context,
+                )
             }
         }
     }

@@ -139,8 +139,18 @@ fn expect_errors(conn: &mut Connection, body: &Body) -> Result<(), Failure> {
 
 fn check_errors(response: &Response, body: &Body) -> Result<(), Failure> {
     let expected = model::expected(&body.value());
-    let document = problem::problem(response, 422, VALIDATION, WHY_422)
-        .map_err(|failure| failure.detail(sent(body)))?;
+    let document =
+        problem::problem(response, 422, VALIDATION, WHY_422).map_err(|mut failure| {
+            for error in &expected {
+                failure = failure.detail(format!(
+                    "the contract requires {:?} {} · {}",
+                    error.pointer,
+                    error.code,
+                    model::rule_of(&error.pointer, &error.code)
+                ));
+            }
+            failure.detail(sent(body))
+        })?;
     let got = problem::field_errors(&document).map_err(|failure| failure.detail(sent(body)))?;
     match problem::compare(&expected, &got) {
         None => Ok(()),

@@ -194,7 +194,7 @@ pub fn script(rng: &mut Rng) -> Vec<Step> {
     let mut model = Model::default();
     let mut steps = Vec::new();
     let mut now = EPOCH_MS + rng.below(10_000_000_000);
-    let mut push = |step: Step, model: &mut Model, steps: &mut Vec<Step>| {
+    let push = |step: Step, model: &mut Model, steps: &mut Vec<Step>| {
         model.apply(&step);
         steps.push(step);
     };
@@ -250,6 +250,7 @@ pub fn script(rng: &mut Rng) -> Vec<Step> {
         push(Step::Complete { now, id }, &mut model, &mut steps);
     }
     if let Some(&(id, _)) = open.first() {
+        push(Step::Get { now: now + 1, id }, &mut model, &mut steps);
         push(Step::Complete { now: now + 1, id }, &mut model, &mut steps);
     }
     push(Step::Complete { now, id: last + 100 }, &mut model, &mut steps);

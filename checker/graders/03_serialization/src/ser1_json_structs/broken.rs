@@ -278,7 +278,7 @@ pub fn cases(rng: &mut Rng) -> Vec<Broken> {
         .map(|(path, why, edit)| {
             let mut broken = document.clone();
             edit(&mut broken);
-            let spelt = order::shuffle_keys(&broken, rng);
+            let spelt = crate::ordered_json::shuffle_keys(&broken, rng);
             Broken {
                 input: order::noisy_text(&spelt, rng),
                 path,

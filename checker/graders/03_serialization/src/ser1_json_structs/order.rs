@@ -3,7 +3,7 @@
 
 use backlings_grade::Rng;
 
-use crate::ordered_json::Json;
+use crate::ordered_json::{Json, shuffle_keys};
 use crate::text::{self, Noise};
 
 /// The status values, in the contract's spelling.
@@ -150,22 +150,6 @@ impl Order {
     /// A valid input document with every object's keys shuffled.
     pub fn shuffled_input(&self, rng: &mut Rng, omit_empty_attributes: bool) -> Json {
         shuffle_keys(&self.input(omit_empty_attributes), rng)
-    }
-}
-
-/// The same document with the keys of every object in a random order.
-pub fn shuffle_keys(json: &Json, rng: &mut Rng) -> Json {
-    match json {
-        Json::Object(pairs) => {
-            let mut pairs: Vec<(String, Json)> = pairs
-                .iter()
-                .map(|(k, v)| (k.clone(), shuffle_keys(v, rng)))
-                .collect();
-            rng.shuffle(&mut pairs);
-            Json::Object(pairs)
-        }
-        Json::Array(items) => Json::Array(items.iter().map(|v| shuffle_keys(v, rng)).collect()),
-        other => other.clone(),
     }
 }
 

@@ -1,0 +1,233 @@
+//! # http8_quic_streams_udp: independent streams over a lossy datagram network (QUIC, the lite version)
+//!
+//! HTTP/2 removed head-of-line blocking between *requests*, but it still runs on TCP, and TCP delivers one
+//! ordered byte stream: when one TCP segment is lost, every HTTP/2 stream behind it waits for the
+//! retransmission, even streams whose own bytes all arrived. HTTP/3 moves to QUIC, which runs over UDP and puts
+//! the ordering *inside each stream*: a lost packet delays only the streams whose data it carried.
+//!
+//! You write the two receiver-side pieces that make that work, in a "lite" QUIC (RFC 9000 without
+//! encryption, handshakes or varints):
+//!
+//! - **ACK ranges** (RFC 9000 §19.3): the receiver tells the sender *every* packet number it has, as ranges
+//!   `[low, high]`, largest first. With one "largest received" number (TCP's cumulative ACK) the sender cannot
+//!   tell which packets in the middle were lost; with ranges it retransmits exactly the holes. QUIC never reuses
+//!   a packet number: a retransmission carries the lost *data* in a new packet.
+//! - **Per-stream reassembly** (RFC 9000 §2.2): each STREAM frame says which stream and which byte offset it
+//!   carries. A stream's bytes become readable as soon as *that stream* has them without a gap, whatever other
+//!   streams or packets are missing. Duplicates and overlapping retransmissions must not duplicate bytes.
+//!
+//! ## Why it matters in production
+//!
+//! On lossy mobile networks, HTTP/3 page loads beat HTTP/2 precisely because of this: one lost packet costs one
+//! stream a round trip, not the whole page. And ACK ranges are what lets QUIC recover several losses per round
+//! trip where TCP without SACK recovers one.
+//!
+//! ## The QUIC-lite contract (what the grader checks)
+//!
+//! The program listens on one UDP socket (`READY <addr>` on stdout); each peer address is one connection, with
+//! its own packet numbers and streams. All integers are big-endian.
+//!
+//! - A **packet** datagram is `0x01`, packet number `u64`, then STREAM frames back to back. A STREAM frame is
+//!   `0x08`, stream id `u32`, offset `u32`, length `u16`, fin `u8` (1 on the frame that ends the stream), then
+//!   `length` data bytes. A packet may arrive late, twice, or never.
+//! - After **every** packet datagram the server sends one **ACK report** to its sender: `0x03`, range count `u8`,
+//!   then each range as `high u64, low u64`, largest first, adjacent numbers merged into one range (received
+//!   5, 4, 3, 7 → `[7,7] [5,3]`); then stream count `u16` and, for every stream seen, in ascending id order:
+//!   id `u32`, delivered `u32` (the length of the stream's gap-free prefix from offset 0), finished `u8` (1 once
+//!   the fin frame was received *and* every byte before the final size is delivered).
+//! - A **read** datagram `0x02`, stream id `u32` is answered `0x04`, id `u32`, finished `u8`, then the stream's
+//!   delivered bytes (an unknown stream: finished 0, no bytes).
+//!
+//! The grader is the sender: it drops, reorders and duplicates packets from the seed, reads your ACK ranges to
+//! find what was lost, retransmits that data in new packets, and checks every report against its own model.
+//!
+//! ## Pitfalls
+//!
+//! - Acknowledging only the largest packet number: the sender then cannot see the holes.
+//! - Ordering by packet number (like TCP) instead of by stream offset: a lost packet then stalls every stream.
+//! - Appending frames in arrival order: a late or duplicated frame then scrambles or repeats bytes.
+//! - Marking a stream finished when the fin frame arrives, before the bytes in front of it have.
+//!
+//! Roadmap: HTTP/3 & QUIC (UDP).
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{SocketAddr, UdpSocket};
+
+/// The packet numbers received so far, as ranges `(high, low)`, largest first, adjacent numbers merged.
+#[derive(Debug, Default)]
+pub struct AckRanges {
+    ranges: Vec<(u64, u64)>,
+}
+
+impl AckRanges {
+    /// Records packet number `pn` (a duplicate changes nothing).
+    pub fn insert(&mut self, pn: u64) {
+        // TODO: record `pn` in `self.ranges`: largest first, adjacent numbers merged, duplicates ignored.
+        todo!()
+    }
+
+    /// The ranges, largest first.
+    pub fn ranges(&self) -> &[(u64, u64)] {
+        &self.ranges
+    }
+}
+
+/// One stream's receive side: the gap-free prefix plus the segments that arrived ahead of it.
+#[derive(Debug, Default)]
+pub struct StreamBuf {
+    delivered: Vec<u8>,
+    ahead: BTreeMap<u64, Vec<u8>>,
+    final_size: Option<u64>,
+}
+
+impl StreamBuf {
+    /// Accepts the bytes `data` at stream offset `offset`; `fin` says they end the stream.
+    pub fn insert(&mut self, offset: u64, data: &[u8], fin: bool) {
+        // TODO: place `data` at `offset`: extend the gap-free prefix, keep bytes that arrive ahead of a gap
+        //       until the gap fills, never duplicate bytes; remember the final size when `fin` is set.
+        todo!()
+    }
+
+    /// The gap-free bytes from offset 0.
+    pub fn delivered(&self) -> &[u8] {
+        &self.delivered
+    }
+
+    /// True once the fin was received and every byte before the final size is delivered.
+    pub fn finished(&self) -> bool {
+        // TODO: true once the final size is known and every byte before it is delivered.
+        todo!()
+    }
+}
+
+// ---- provided: you do not need to change anything below this line ----
+
+/// The receiver: packet numbers and streams.
+#[derive(Default)]
+struct Receiver {
+    acks: AckRanges,
+    streams: BTreeMap<u32, StreamBuf>,
+}
+
+fn be(bytes: &[u8], at: usize, n: usize) -> Option<u64> {
+    let slice = bytes.get(at..at + n)?;
+    Some(slice.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+}
+
+impl Receiver {
+    /// Handles one datagram; returns the reply to send, if any.
+    fn on_datagram(&mut self, d: &[u8]) -> Option<Vec<u8>> {
+        match d.first()? {
+            0x01 => {
+                let pn = be(d, 1, 8)?;
+                // Parse every frame first: a malformed packet is dropped whole, like a bad checksum.
+                let mut frames = Vec::new();
+                let mut at = 9;
+                while at < d.len() {
+                    if d[at] != 0x08 {
+                        return None;
+                    }
+                    let id = be(d, at + 1, 4)? as u32;
+                    let offset = be(d, at + 5, 4)?;
+                    let len = be(d, at + 9, 2)? as usize;
+                    let fin = *d.get(at + 11)? == 1;
+                    let data = d.get(at + 12..at + 12 + len)?;
+                    frames.push((id, offset, data, fin));
+                    at += 12 + len;
+                }
+                self.acks.insert(pn);
+                for (id, offset, data, fin) in frames {
+                    self.streams
+                        .entry(id)
+                        .or_default()
+                        .insert(offset, data, fin);
+                }
+                Some(self.report())
+            }
+            0x02 => {
+                let id = be(d, 1, 4)? as u32;
+                let mut out = vec![0x04];
+                out.extend(id.to_be_bytes());
+                match self.streams.get(&id) {
+                    Some(s) => {
+                        out.push(u8::from(s.finished()));
+                        out.extend_from_slice(s.delivered());
+                    }
+                    None => out.push(0),
+                }
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
+    fn report(&self) -> Vec<u8> {
+        let ranges = self.acks.ranges();
+        let mut out = vec![0x03, ranges.len().min(255) as u8];
+        for &(high, low) in ranges.iter().take(255) {
+            out.extend(high.to_be_bytes());
+            out.extend(low.to_be_bytes());
+        }
+        out.extend((self.streams.len() as u16).to_be_bytes());
+        for (id, s) in &self.streams {
+            out.extend(id.to_be_bytes());
+            out.extend((s.delivered().len() as u32).to_be_bytes());
+            out.push(u8::from(s.finished()));
+        }
+        out
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    let socket = UdpSocket::bind("127.0.0.1:0")?;
+    println!("READY {}", socket.local_addr()?);
+    // One connection per peer address (real QUIC uses connection ids, so a connection survives a new address).
+    let mut connections: HashMap<SocketAddr, Receiver> = HashMap::new();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let (n, from) = socket.recv_from(&mut buf)?;
+        let receiver = connections.entry(from).or_default();
+        if let Some(reply) = receiver.on_datagram(&buf[..n]) {
+            socket.send_to(&reply, from)?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Adjacent packet numbers merge; a hole splits the ranges; largest first.
+    #[test]
+    fn ack_ranges_merge_and_split() {
+        let mut a = AckRanges::default();
+        for pn in [5, 3, 4, 7, 0] {
+            a.insert(pn);
+        }
+        assert_eq!(a.ranges(), &[(7, 7), (5, 3), (0, 0)]);
+        a.insert(6);
+        assert_eq!(a.ranges(), &[(7, 3), (0, 0)]);
+    }
+
+    // A duplicate packet number changes nothing.
+    #[test]
+    fn duplicate_packet_number() {
+        let mut a = AckRanges::default();
+        a.insert(2);
+        a.insert(2);
+        assert_eq!(a.ranges(), &[(2, 2)]);
+    }
+
+    // Bytes ahead of a gap wait; they are delivered once the gap fills, once each.
+    #[test]
+    fn stream_reassembly() {
+        let mut s = StreamBuf::default();
+        s.insert(3, b"def", true);
+        assert_eq!(s.delivered(), b"");
+        assert!(!s.finished());
+        s.insert(0, b"abc", false);
+        s.insert(1, b"bcd", false);
+        assert_eq!(s.delivered(), b"abcdef");
+        assert!(s.finished());
+    }
+}

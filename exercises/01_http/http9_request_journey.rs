@@ -1,0 +1,257 @@
+//! # http9_request_journey: what happens between "enter" and the first byte
+//!
+//! Typing a URL sets off a chain: resolve the name (DNS over UDP), open a TCP connection (one round trip),
+//! negotiate TLS (one or two more), send the HTTP request and wait for the first byte of the answer (one more,
+//! plus the server's own time, plus the origin's when a CDN edge misses its cache). You write both halves:
+//!
+//! 1. **The journey itself**, from raw bytes: a DNS query (RFC 1035 §4) sent to the grader's DNS server, its
+//!    answer parsed, then a TCP connection to the address it gave and an HTTP/1.1 GET.
+//! 2. **The latency budget**: time to first byte (TTFB) for a topology, in milliseconds, from round-trip counts.
+//!
+//! ## Why it matters in production
+//!
+//! Most of a page's latency is round trips, not bandwidth: a 150 ms round trip with a cold DNS cache and TLS 1.2
+//! costs five of them before the server does any work. Knowing the count tells you what a fix buys: TLS 1.3
+//! saves one round trip, connection reuse saves three or four, a CDN hit saves the trip to the origin.
+//!
+//! ## The DNS messages (RFC 1035), exactly
+//!
+//! A query is a 12-byte header — id `u16` (the one you are given), flags `0x0100` (recursion desired),
+//! QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT 0 — then the question: the name as labels (`www.example.test` →
+//! `3 www 7 example 4 test 0`), QTYPE `1` (A) and QCLASS `1` (IN). All integers big-endian.
+//!
+//! An answer repeats the header (QR bit `0x8000` set; the low 4 bits of the flags are the RCODE, `3` =
+//! NXDOMAIN) and the question, then ANCOUNT resource records: a name, TYPE `u16`, CLASS `u16`, TTL `u32`,
+//! RDLENGTH `u16`, RDATA. A name is either labels ending in a zero byte, or ends in a *compression pointer*: two
+//! bytes whose top two bits are `11`, pointing at an earlier name. A record may be a CNAME (type 5) before the A
+//! record (type 1, RDATA = 4 address bytes) you want.
+//!
+//! ## The contract (what the grader checks)
+//!
+//! JSON lines on stdin/stdout.
+//!
+//! - `{"op":"fetch","dns":"127.0.0.1:P","id":N,"host":H,"port":Q,"path":"/x"}`: send exactly the query above
+//!   (id `N`, name `H`) in one UDP datagram to `dns`; ignore any reply whose id is not `N` (a spoofed or stale
+//!   answer) and use the first A record of the reply that matches; connect over TCP to that address and port `Q`;
+//!   send exactly `GET /x HTTP/1.1\r\nHost: H:Q\r\nConnection: close\r\n\r\n`; read the response to the end.
+//!   Reply `{"ip":"a.b.c.d","status":200,"body":"…"}`, or `{"error":"nxdomain"}` when the RCODE is 3.
+//! - `{"op":"budget", …}` (fields below) → `{"ttfb_ms": T}` with
+//!   `T = dns + connect + http`:
+//!   - `dns` = 0 when `dns.cached` or `reuse`, else `dns.rtt_ms` (one round trip to the resolver);
+//!   - `connect` = 0 when `reuse` (the connection is already open), else `rtt_ms` × (1 for the TCP handshake +
+//!     the TLS round trips: `"none"` 0, `"1.2"` 2, `"1.3"` 1, `"1.3-0rtt"` 0);
+//!   - `http` = `rtt_ms` (request out, first byte back) + `cdn.edge_ms` + (on a miss, `cdn.hit` false, the edge
+//!     fetches from the origin over a warm connection: `cdn.origin_rtt_ms + cdn.origin_ms`).
+//!
+//! ## Pitfalls
+//!
+//! - Forgetting the zero byte that ends the name, or writing the dots instead of length bytes.
+//! - Reading the answer's name as labels when it is a 2-byte pointer (`0xC00C` points back at the question).
+//! - Taking the first record as the address when it is a CNAME.
+//! - Trusting the first datagram that arrives: an off-path attacker races the real answer (DNS spoofing).
+//! - `Host` without the port when the port is not the scheme's default.
+//! - Counting TLS 1.2 as one round trip, or charging DNS again on a reused connection.
+//!
+//! Roadmap: request lifecycle (DNS, TCP handshake, TLS, HTTP exchange); network topology and real latency
+//! numbers; DNS resolution; CDN.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Why an answer gave no address.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DnsError {
+    /// The datagram is an answer to some other query (wrong id): ignore it and keep waiting.
+    OtherId,
+    /// The name does not exist (RCODE 3).
+    NxDomain,
+    /// Anything else: truncated, no A record, another RCODE.
+    Bad(String),
+}
+
+/// The query for the A record of `host`, with id `id`.
+pub fn build_query(id: u16, host: &str) -> Vec<u8> {
+    // TODO: the 12-byte header (id, flags 0x0100, one question), the name as length-prefixed labels
+    //       ending in a zero byte, then QTYPE A and QCLASS IN.
+    todo!()
+}
+
+fn u16_at(p: &[u8], at: usize) -> Result<u16, DnsError> {
+    p.get(at..at + 2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]))
+        .ok_or_else(|| DnsError::Bad(format!("truncated at byte {at}")))
+}
+
+/// The offset just past the name that starts at `at`.
+fn skip_name(p: &[u8], mut at: usize) -> Result<usize, DnsError> {
+    // TODO: walk the labels of the name at `at`; stop after the zero byte, or after a 2-byte compression pointer.
+    todo!()
+}
+
+/// The first A record's address in `packet`, the answer to query `id`.
+pub fn parse_answer(id: u16, packet: &[u8]) -> Result<Ipv4Addr, DnsError> {
+    // TODO: check the id (OtherId), the QR bit and the RCODE (NxDomain for 3), skip the questions,
+    //       then walk the answer records and return the first A record's address.
+    todo!()
+}
+
+/// The exact GET request bytes.
+pub fn get_request(host: &str, port: u16, path: &str) -> Vec<u8> {
+    // TODO: the exact request line and headers of the contract.
+    todo!()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Budget {
+    pub rtt_ms: u64,
+    pub dns: DnsCost,
+    pub tls: String,
+    pub reuse: bool,
+    pub cdn: Cdn,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DnsCost {
+    pub cached: bool,
+    pub rtt_ms: u64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Cdn {
+    pub hit: bool,
+    pub edge_ms: u64,
+    pub origin_rtt_ms: u64,
+    pub origin_ms: u64,
+}
+
+/// Time to first byte in milliseconds, by the contract's model.
+pub fn ttfb_ms(b: &Budget) -> u64 {
+    // TODO: dns + connect + http, exactly as the contract in the header counts them.
+    todo!()
+}
+
+// ---- provided: you do not need to change anything below this line ----
+
+#[derive(Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum Request {
+    Fetch {
+        dns: String,
+        id: u16,
+        host: String,
+        port: u16,
+        path: String,
+    },
+    Budget(Budget),
+}
+
+fn fetch(dns: &str, id: u16, host: &str, port: u16, path: &str) -> Result<Value, String> {
+    let resolver: SocketAddr = dns.parse().map_err(|e| format!("bad dns address: {e}"))?;
+    let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    socket
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .map_err(|e| e.to_string())?;
+    socket
+        .send_to(&build_query(id, host), resolver)
+        .map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 1500];
+    let ip = loop {
+        let (n, _) = socket
+            .recv_from(&mut buf)
+            .map_err(|e| format!("no DNS answer: {e}"))?;
+        match parse_answer(id, &buf[..n]) {
+            Ok(ip) => break ip,
+            Err(DnsError::OtherId) => continue,
+            Err(DnsError::NxDomain) => return Ok(json!({ "error": "nxdomain" })),
+            Err(DnsError::Bad(why)) => return Err(format!("bad DNS answer: {why}")),
+        }
+    };
+    let mut stream =
+        TcpStream::connect_timeout(&SocketAddr::from((ip, port)), Duration::from_secs(3))
+            .map_err(|e| format!("connect to {ip}:{port}: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(&get_request(host, port, path))
+        .map_err(|e| e.to_string())?;
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or("no blank line in the response")?;
+    let status: u16 = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("no status code")?;
+    Ok(json!({ "ip": ip.to_string(), "status": status, "body": body }))
+}
+
+fn main() {
+    backlings_harness::stdio::serve_json_lines(|request: Request| match request {
+        Request::Fetch {
+            dns,
+            id,
+            host,
+            port,
+            path,
+        } => fetch(&dns, id, &host, port, &path).unwrap_or_else(|e| json!({ "error": e })),
+        Request::Budget(b) => json!({ "ttfb_ms": ttfb_ms(&b) }),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The query: header, labels with a final zero, type A, class IN.
+    #[test]
+    fn query_bytes() {
+        let q = build_query(0xBEEF, "a.bc");
+        assert_eq!(
+            q,
+            [
+                0xBE, 0xEF, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 2, b'b', b'c', 0, 0, 1, 0, 1
+            ]
+        );
+    }
+
+    // An answer with a compression pointer; a wrong id is reported as such.
+    #[test]
+    fn answer_with_pointer() {
+        let mut p = vec![0xBE, 0xEF, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+        p.extend([1, b'a', 0, 0, 1, 0, 1]);
+        p.extend([0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 9]);
+        assert_eq!(parse_answer(0xBEEF, &p), Ok(Ipv4Addr::new(127, 0, 0, 9)));
+        assert_eq!(parse_answer(0x1234, &p), Err(DnsError::OtherId));
+    }
+
+    // Cold start with TLS 1.2, CDN hit: DNS + 3 round trips + request round trip + edge time.
+    #[test]
+    fn budget_cold_tls12() {
+        let b = Budget {
+            rtt_ms: 20,
+            dns: DnsCost {
+                cached: false,
+                rtt_ms: 15,
+            },
+            tls: "1.2".into(),
+            reuse: false,
+            cdn: Cdn {
+                hit: true,
+                edge_ms: 5,
+                origin_rtt_ms: 80,
+                origin_ms: 30,
+            },
+        };
+        assert_eq!(ttfb_ms(&b), 15 + 60 + 20 + 5);
+    }
+}
