@@ -39,20 +39,21 @@
 //! - **Size**: a frame whose length is above 16384 is a `FRAME_SIZE_ERROR` (0x6), detected from the 9-byte header
 //!   alone, before the payload arrives.
 //! - **SETTINGS** (stream 0; payload = 6-byte entries: id u16, value u32): id `0x4` INITIAL_WINDOW_SIZE is the
-//!   send window of every stream opened *afterwards* (default 65535); id `0x5` MAX_FRAME_SIZE caps the payload of
-//!   the DATA frames you send (default 16384; h2-lite accepts any value from 1 to 16384). Unknown ids are ignored.
+//!   send window of every stream opened *afterwards* (default 65535; above 2^31-1 is a `FLOW_CONTROL_ERROR`, 0x3);
+//!   id `0x5` MAX_FRAME_SIZE caps the payload of the DATA frames you send (default 16384; h2-lite accepts 1 to
+//!   16384, anything else is a `PROTOCOL_ERROR`). Unknown ids are ignored.
 //!   A length that is not a multiple of 6 is a `FRAME_SIZE_ERROR`; SETTINGS on a stream other than 0 is a
 //!   `PROTOCOL_ERROR` (0x1). A SETTINGS with ACK is ignored; h2-lite sends no SETTINGS ACK.
 //! - **HEADERS** (a request; h2-lite replaces HPACK with plain text): the payload is the UTF-8 path, always with
 //!   END_STREAM. Client stream ids are odd, non-zero, and each new one is greater than every earlier one;
 //!   anything else is a `PROTOCOL_ERROR`. `/data/N` (N decimal, 0 ≤ N ≤ 1000000) answers a HEADERS frame with
 //!   payload `200` and then N body bytes, byte `i` of stream `s` being `b'a' + ((i + s) % 26)`; any other path
-//!   answers HEADERS `404` with END_STREAM and no body. A body's last DATA frame carries END_STREAM (an empty
-//!   body puts END_STREAM on the HEADERS frame).
+//!   answers HEADERS `404` with END_STREAM and no body. A body goes out in DATA frames as large as MAX_FRAME_SIZE
+//!   and the window allow; the last one carries END_STREAM (an empty body puts END_STREAM on the HEADERS frame).
 //! - **Flow control**: the DATA payload bytes you send on a stream never exceed its window; WINDOW_UPDATE
 //!   (payload: a u32 whose top bit is reserved, increment 1..=2^31-1) on that stream grows it. An increment of 0
 //!   is a `PROTOCOL_ERROR`; a payload that is not 4 bytes a `FRAME_SIZE_ERROR`; a window pushed above 2^31-1 a
-//!   `FLOW_CONTROL_ERROR` (0x3). WINDOW_UPDATE on stream 0 or on a finished stream is ignored (h2-lite has no
+//!   `FLOW_CONTROL_ERROR`. WINDOW_UPDATE on stream 0 or on a finished stream is ignored (h2-lite has no
 //!   connection-level window).
 //! - **Multiplexing**: after each frame you receive, send everything every stream can send. A stream blocked on
 //!   its window must not hold back the others.

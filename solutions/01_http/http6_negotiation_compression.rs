@@ -64,9 +64,10 @@
 //! | CSV | `text/csv; charset=utf-8` | the line `id,title,author,year,price_cents`, then one line per book; every line ends in CRLF; a field holding `,`, `"`, CR or LF is quoted, its quotes doubled (RFC 4180) |
 //!
 //! **The content coding** ([`negotiate_coding`]) comes from `Accept-Encoding`: codings `gzip`, `deflate`,
-//! `identity` and `*` (case-insensitive) with the same `q` rules. A coding's weight is its own entry's `q`, else
-//! the `q` of `*`, else 0, except `identity`, which weighs 1 unless an entry (its own, or `*` when it has none)
-//! says otherwise. No `Accept-Encoding` header (or an empty one) means identity only. The highest weight wins,
+//! `identity` and `*` (case-insensitive) with the same `q` rules; other codings are ignored. A coding's weight is
+//! its own entry's `q` (the highest, if listed twice), else the `q` of `*`, else 0, except `identity`: listed in
+//! neither way, it weighs 0.001 (acceptable, as a last resort). So no `Accept-Encoding` header (or an empty one)
+//! means identity, `gzip;q=0.5` means gzip, and `identity;q=0` or `*;q=0` exclude it. The highest weight wins,
 //! ties going to gzip, then deflate, then identity; when all weigh 0, the answer is **406**. A body shorter than
 //! [`MIN_COMPRESS`] = 256 bytes is sent as identity whenever identity weighs more than 0: compressing it would
 //! make it bigger. `gzip` is the gzip format (RFC 1952), `deflate` the **zlib** format (RFC 1950); the response
@@ -254,7 +255,8 @@ pub fn negotiate_coding(accept_encoding: Option<&str>, body_len: usize) -> Optio
             .max();
         match (own, coding) {
             (Some(q), _) => q,
-            (None, Coding::Identity) => star.unwrap_or(1000),
+            // Unlisted, identity is still acceptable, as the last resort.
+            (None, Coding::Identity) => star.unwrap_or(1),
             (None, _) => star.unwrap_or(0),
         }
     };
@@ -633,6 +635,11 @@ mod tests {
         assert_eq!(
             negotiate_coding(Some("gzip;q=0.5, deflate"), 5000),
             Some(Deflate)
+        );
+        assert_eq!(negotiate_coding(Some("gzip;q=0.5"), 5000), Some(Gzip));
+        assert_eq!(
+            negotiate_coding(Some("gzip;q=0.5, identity"), 5000),
+            Some(Identity)
         );
         assert_eq!(negotiate_coding(Some("gzip"), 100), Some(Identity));
         assert_eq!(

@@ -63,6 +63,20 @@
 //! | `coupon` | `code`, `amount_off_minor` | `-amount_off_minor` when the order has this coupon |
 //! | `shipping_fee` | `amount_minor`, `free_from_minor` | `+amount_minor` when running < `free_from_minor` |
 //!
+//! ## What you write
+//!
+//! The protocol, the events, the application service (`Shop`) and one rule (`PercentOff`, to show the shape)
+//! are given. Yours: the value objects (`Sku::parse`, `Quantity::new`, `Money::unit_price`), the aggregate
+//! (`Order::decide` and `Order::apply`), the other four rules, the registry that builds a rule from its
+//! configuration (`build_rule`) and the engine that prices an order (`Pricing::quote`).
+//!
+//! ## What you write
+//!
+//! The protocol, the events, the application service (`Shop`) and one rule (`PercentOff`, to show the shape)
+//! are given. Yours: the value objects (`Sku::parse`, `Quantity::new`, `Money::unit_price`), the aggregate
+//! (`Order::decide` and `Order::apply`), the other four rules, the registry that builds a rule from its
+//! configuration (`build_rule`) and the engine that prices an order (`Pricing::quote`).
+//!
 //! ## Pitfalls
 //!
 //! - Changing state in `decide`: a command rejected half-way leaves half its change behind.

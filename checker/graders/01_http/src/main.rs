@@ -3,6 +3,7 @@
 mod http1_request_parser;
 mod http2_raw_server;
 mod http3_keep_alive;
+mod http5_methods_status;
 mod support;
 
 fn main() -> std::process::ExitCode {
@@ -18,6 +19,10 @@ fn main() -> std::process::ExitCode {
         backlings_grade::Grader {
             exercise: "http3_keep_alive",
             grade: http3_keep_alive::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "http5_methods_status",
+            grade: http5_methods_status::grade,
         },
     ])
 }

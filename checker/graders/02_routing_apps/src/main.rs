@@ -3,6 +3,7 @@
 mod route5_crud_openapi;
 mod route6_layered_hexagonal;
 mod route7_pagination_filtering;
+mod route8_ddd_aggregate;
 mod support;
 
 use backlings_grade::Grader;
@@ -20,6 +21,10 @@ fn main() -> std::process::ExitCode {
         Grader {
             exercise: "route7_pagination_filtering",
             grade: route7_pagination_filtering::grade,
+        },
+        Grader {
+            exercise: "route8_ddd_aggregate",
+            grade: route8_ddd_aggregate::grade,
         },
     ])
 }

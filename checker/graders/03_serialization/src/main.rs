@@ -6,6 +6,7 @@ mod ser1_json_structs;
 mod ser2_missing_null_extra;
 mod ser3_dates_timezones;
 mod ser4_custom_serde;
+mod ser5_protobuf_wire;
 mod text;
 
 fn main() -> std::process::ExitCode {
@@ -25,6 +26,10 @@ fn main() -> std::process::ExitCode {
         backlings_grade::Grader {
             exercise: "ser4_custom_serde",
             grade: ser4_custom_serde::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "ser5_protobuf_wire",
+            grade: ser5_protobuf_wire::grade,
         },
     ])
 }

@@ -5,6 +5,7 @@ mod problem;
 mod val1_syntax_type_checks;
 mod val2_semantic_conditional;
 mod val3_normalize_transform;
+mod val4_schema_before_deser;
 
 use backlings_grade::Grader;
 
@@ -21,6 +22,10 @@ fn main() -> std::process::ExitCode {
         Grader {
             exercise: "val3_normalize_transform",
             grade: val3_normalize_transform::grade,
+        },
+        Grader {
+            exercise: "val4_schema_before_deser",
+            grade: val4_schema_before_deser::grade,
         },
     ])
 }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use backlings_grade::http::Request;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 pub const JSON: &str = "application/json";
 pub const MERGE_PATCH: &str = "application/merge-patch+json";
@@ -253,7 +253,10 @@ impl Op {
     /// Content type, body bytes and If-Match of the request.
     fn parts(&self) -> (Option<String>, Option<Vec<u8>>, Option<&IfMatch>) {
         let with_body = |fields: Value, fault: &Fault, media: &str| match fault {
-            Fault::None => (Some(media.to_string()), Some(fields.to_string().into_bytes())),
+            Fault::None => (
+                Some(media.to_string()),
+                Some(fields.to_string().into_bytes()),
+            ),
             Fault::Media(other) => (Some(other.clone()), Some(fields.to_string().into_bytes())),
             Fault::Raw(bytes) => (Some(media.to_string()), Some(bytes.clone())),
         };
@@ -553,9 +556,15 @@ impl Model {
         match op {
             Op::Options { .. } => Expected {
                 allow: Some(allowed),
-                ..Expected::new(204, Body::Empty, "OPTIONS is 204 with `Allow` listing the route's methods")
+                ..Expected::new(
+                    204,
+                    Body::Empty,
+                    "OPTIONS is 204 with `Allow` listing the route's methods",
+                )
             },
-            Op::Other { .. } => unreachable!("`Other` is only generated for methods a route does not list"),
+            Op::Other { .. } => {
+                unreachable!("`Other` is only generated for methods a route does not list")
+            }
             Op::List { head } => Expected::new(
                 200,
                 Body::Json(serde_json::from_str(&self.list_repr()).expect("JSON")),
@@ -563,8 +572,12 @@ impl Model {
             )
             .for_head(*head, self.list_repr().len()),
             Op::Read { id, head } => match self.notes.get(id) {
-                Some(note) => Expected::note(200, note, "GET /notes/{id} is 200 with the note and its ETag")
-                    .for_head(*head, note.repr().len()),
+                Some(note) => Expected::note(
+                    200,
+                    note,
+                    "GET /notes/{id} is 200 with the note and its ETag",
+                )
+                .for_head(*head, note.repr().len()),
                 None => Expected::error(404, "a note that does not exist is 404"),
             },
             Op::Create { fields, fault } => {
@@ -609,7 +622,11 @@ impl Model {
                 if self.title_taken(&title, *id) {
                     return Expected::error(409, "a title another note has is 409 Conflict");
                 }
-                let note = Note { id: *id, title, body };
+                let note = Note {
+                    id: *id,
+                    title,
+                    body,
+                };
                 let expected = if self.notes.contains_key(id) {
                     Expected::note(
                         200,
@@ -620,7 +637,11 @@ impl Model {
                     self.highest_id = self.highest_id.max(*id);
                     Expected {
                         location: Some(format!("/notes/{id}")),
-                        ..Expected::note(201, &note, "PUT to a note that does not exist creates it: 201 with Location")
+                        ..Expected::note(
+                            201,
+                            &note,
+                            "PUT to a note that does not exist creates it: 201 with Location",
+                        )
                     }
                 };
                 self.remember(&note);
@@ -633,7 +654,9 @@ impl Model {
                 fault,
                 if_match,
             } => {
-                if let Some(refusal) = Model::body_checks(fault, MERGE_PATCH, fields.is_valid_patch()) {
+                if let Some(refusal) =
+                    Model::body_checks(fault, MERGE_PATCH, fields.is_valid_patch())
+                {
                     return refusal;
                 }
                 let Some(current) = self.notes.get(id) else {
@@ -681,12 +704,19 @@ impl Model {
                         self.retry_after = Some(seconds);
                         Expected::new(204, Body::Empty, "PUT /maintenance starts maintenance: 204")
                     }
-                    None => Expected::error(422, "PUT /maintenance needs {\"retry_after\": N} with N ≥ 1: 422"),
+                    None => Expected::error(
+                        422,
+                        "PUT /maintenance needs {\"retry_after\": N} with N ≥ 1: 422",
+                    ),
                 }
             }
             Op::MaintenanceOff => {
                 self.retry_after = None;
-                Expected::new(204, Body::Empty, "DELETE /maintenance ends maintenance: 204")
+                Expected::new(
+                    204,
+                    Body::Empty,
+                    "DELETE /maintenance ends maintenance: 204",
+                )
             }
         }
     }

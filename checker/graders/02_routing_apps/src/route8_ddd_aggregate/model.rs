@@ -273,6 +273,7 @@ impl Model {
                     return Expect::Rejected("invalid_price");
                 }
                 let mut order = order;
+                let line_count = order.lines.len();
                 let result = match order.lines.iter_mut().find(|l| l.sku == sku) {
                     Some(line) if line.price != price => return Expect::Rejected("price_mismatch"),
                     Some(line) if line.quantity + quantity > MAX_QUANTITY => {
@@ -282,7 +283,7 @@ impl Model {
                         line.quantity += quantity;
                         event("LineQuantityChanged", json!({"sku": sku, "quantity": line.quantity}))
                     }
-                    None if order.lines.len() >= MAX_LINES => return Expect::Rejected("too_many_lines"),
+                    None if line_count >= MAX_LINES => return Expect::Rejected("too_many_lines"),
                     None => {
                         order.lines.push(Line { sku: sku.to_string(), quantity, price });
                         event(

@@ -222,7 +222,14 @@ pub fn violations(value: &Value) -> Vec<FieldError> {
             Some(customer) => {
                 members(customer, "/customer", &["email"], &["name"], &mut errors);
                 if let Some(email) = customer.get("email") {
-                    string(email, "/customer/email", 3, 254, Some(email_pattern), &mut errors);
+                    string(
+                        email,
+                        "/customer/email",
+                        3,
+                        254,
+                        Some(email_pattern),
+                        &mut errors,
+                    );
                 }
                 if let Some(name) = customer.get("name") {
                     string(name, "/customer/name", 1, 100, None, &mut errors);
@@ -247,7 +254,14 @@ pub fn violations(value: &Value) -> Vec<FieldError> {
         }
     }
     if let Some(coupon) = order.get("coupon") {
-        string(coupon, "/coupon", 0, usize::MAX, Some(coupon_pattern), &mut errors);
+        string(
+            coupon,
+            "/coupon",
+            0,
+            usize::MAX,
+            Some(coupon_pattern),
+            &mut errors,
+        );
     }
     if let Some(gift) = order.get("gift")
         && !gift.is_boolean()
@@ -265,7 +279,14 @@ fn line(item: &Value, at: &str, errors: &mut Vec<FieldError>) {
     };
     members(line, at, &["sku", "quantity"], &[], errors);
     if let Some(sku) = line.get("sku") {
-        string(sku, &format!("{at}/sku"), 0, usize::MAX, Some(sku_pattern), errors);
+        string(
+            sku,
+            &format!("{at}/sku"),
+            0,
+            usize::MAX,
+            Some(sku_pattern),
+            errors,
+        );
     }
     if let Some(quantity) = line.get("quantity") {
         let at = format!("{at}/quantity");
