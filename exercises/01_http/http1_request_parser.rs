@@ -15,9 +15,9 @@
 //! ```
 //!
 //! You write it here as a *streaming* parser: [`Parser::feed`] takes whatever bytes arrived, returns every
-//! request that is now complete, and keeps the unfinished tail for the next call. The server of
-//! `http2_raw_server` read until the blank line; this parser is the same idea made reusable, and it is the
-//! shape of the parsers inside hyper, nginx and Node (`llhttp`).
+//! request that is now complete, and keeps the unfinished tail for the next call. That is the shape of the
+//! parsers inside hyper, nginx and Node (`llhttp`); it knows nothing about sockets, so it can be tested byte by
+//! byte. The next exercise, `http2_raw_server`, puts the same reading rules behind a real socket.
 //!
 //! ## Why this matters in production
 //!
@@ -60,12 +60,12 @@
 //! - **Host**: an `HTTP/1.1` request without `Host`, or any request with two, is **400**.
 //! - **Body framing**: `Transfer-Encoding` together with `Content-Length` is **400** (smuggling); alone it is
 //!   **501** (this parser does not decode chunked bodies: that is `http4_chunked_streaming`). `Content-Length` is
-//!   all digits (`-1`, `+5`, `5 `, `0x10`, `5, 5` are **400**); several equal values are accepted, different
+//!   all digits (`-1`, `+5`, `5a`, `0x10`, `5, 5` are **400**); several equal values are accepted, different
 //!   ones are **400**; above [`MAX_BODY_BYTES`] = 64 KiB is **413**, reported as soon as the head is complete,
 //!   without waiting for the body. No `Content-Length`: no body.
-//! - When several rules are broken, the first one met reading from the start wins (the grader sends one defect
-//!   at a time). After an error the connection is finished: every later `feed` returns no request and the same
-//!   error, because bytes after a framing error can no longer be trusted.
+//! - The grader sends one defect at a time, so when several rules are broken, which status wins is up to you.
+//!   After an error the connection is finished: every later `feed` returns no request and the same error,
+//!   because bytes after a framing error can no longer be trusted.
 //!
 //! Over stdin/stdout (the provided `main`): `{"op":"feed","hex":"<bytes>"}` answers
 //! `{"requests":[…],"error":null}` or `{"requests":[…],"error":431}` (the grader adds `as_text`, the same bytes

@@ -25,8 +25,11 @@
 //!
 //! The provided `main` reads [`Config`] from the environment (`IDLE_TIMEOUT_MS`, `MAX_REQUESTS`), binds
 //! `127.0.0.1:0`, prints `READY <ip:port>`, and runs [`serve_connection`] on its own thread for each accepted
-//! connection, with a connection id (1, 2, 3, …). The application ([`app`]) and the request parser
-//! (`backlings_harness::http::read_request`) are provided. Your part is the connection:
+//! connection, with a connection id (1, 2, 3, …). The application ([`app`]) and the request parser are
+//! provided: `read_request(&mut reader)` reads one request from any `BufRead` and returns `Ok(request)` or
+//! `Err(error)`, where `error.response()` is `Some(refusal)` for a request that cannot be read (malformed: 400,
+//! too large: 413 or 431) and `None` when there is nobody to answer (the client closed, or a read timed out).
+//! `request.version`, `request.headers` and `request.method` are plain fields. Your part is the connection:
 //!
 //! - Requests on a connection are read one after another and answered **in order**, including requests that
 //!   arrived together in one write (pipelined) or in many small pieces.

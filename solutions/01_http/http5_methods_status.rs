@@ -27,6 +27,12 @@
 //!
 //! ## The contract (what the grader checks)
 //!
+//! The server around [`handle`] is provided (keep-alive, framing, `HEAD` without a body, `204` without a
+//! `Content-Length`); requests and responses are `backlings_harness::http::{Request, Response}`:
+//! `request.method`, `request.path()`, `request.header(name)` (case-insensitive), `request.body`, and
+//! `Response::new(status).with_header(name, value).with_body(bytes)`. The helpers [`note_response`],
+//! [`problem`] and [`media_type`] build the usual answers.
+//!
 //! A note is `{"id":N,"title":"…","body":"…"}` (`body` omitted when the note has none), written by
 //! [`Note::to_json`]; its `ETag` is [`etag`]. JSON responses have `Content-Type: application/json`.
 //!
@@ -238,7 +244,7 @@ pub fn handle(store: &mut Store, request: &Request) -> Response {
     outcome.unwrap_or_else(|refusal| refusal)
 }
 
-/// `GET /notes`: every note, by id.
+/// Provided: `GET /notes`, every note by id.
 fn list(store: &Store) -> Response {
     let notes: Vec<String> = store.notes.values().map(Note::to_json).collect();
     Response::new(200)
@@ -329,7 +335,7 @@ pub fn check_if_match(request: &Request, current: Option<&Note>) -> Result<(), R
     }
 }
 
-/// Whether a note other than `except` has this title.
+/// Provided: whether a note other than `except` has this title.
 fn title_taken(store: &Store, title: &str, except: u64) -> bool {
     store
         .notes

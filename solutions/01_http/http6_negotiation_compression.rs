@@ -65,8 +65,8 @@
 //!
 //! **The content coding** ([`negotiate_coding`]) comes from `Accept-Encoding`: codings `gzip`, `deflate`,
 //! `identity` and `*` (case-insensitive) with the same `q` rules; other codings are ignored. A coding's weight is
-//! its own entry's `q` (the highest, if listed twice), else the `q` of `*`, else 0, except `identity`: listed in
-//! neither way, it weighs 0.001 (acceptable, as a last resort). So no `Accept-Encoding` header (or an empty one)
+//! its own entry's `q`, else the `q` of `*`, else 0 (the highest `q` when an entry is listed twice), except
+//! `identity`: listed in neither way, it weighs 0.001 (acceptable, as a last resort). So no `Accept-Encoding` header (or an empty one)
 //! means identity, `gzip;q=0.5` means gzip, and `identity;q=0` or `*;q=0` exclude it. The highest weight wins,
 //! ties going to gzip, then deflate, then identity; when all weigh 0, the answer is **406**. A body shorter than
 //! [`MIN_COMPRESS`] = 256 bytes is sent as identity whenever identity weighs more than 0: compressing it would
@@ -245,8 +245,9 @@ pub fn negotiate_coding(accept_encoding: Option<&str>, body_len: usize) -> Optio
     let entries = weighted(accept_encoding.unwrap_or(""));
     let star = entries
         .iter()
-        .find(|(name, _)| name == "*")
-        .map(|(_, q)| *q);
+        .filter(|(name, _)| name == "*")
+        .map(|(_, q)| *q)
+        .max();
     let weight = |coding: Coding| {
         let own = entries
             .iter()

@@ -58,7 +58,7 @@
 //! - Two decimals for every currency.
 //! - `format!("{}s", secs)`: valid, but not the canonical form.
 //! - Internally tagged enums buffer the whole object before choosing a variant (the tag may come last): that
-//!   is why they cannot borrow from the input, and why `deny_unknown_fields` interacts badly with them.
+//!   costs a copy, and is why their fields cannot borrow from the input (`&str`).
 //!
 //! Roadmap: custom serialization logic; JSON types (why numbers are not money).
 

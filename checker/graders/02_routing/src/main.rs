@@ -3,6 +3,7 @@
 mod route1_path_query_params;
 mod route2_route_types;
 mod route3_groups_versioning;
+mod route4_radix_router;
 mod support;
 
 fn main() -> std::process::ExitCode {
@@ -18,6 +19,10 @@ fn main() -> std::process::ExitCode {
         backlings_grade::Grader {
             exercise: "route3_groups_versioning",
             grade: route3_groups_versioning::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "route4_radix_router",
+            grade: route4_radix_router::grade,
         },
     ])
 }

@@ -47,7 +47,9 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
     delete(&mut api, &mut rng, &mut skus)?;
     g.scenario("404 for a path that names nothing, 405 with Allow for a method a resource does not support");
     not_found_vs_not_allowed(&mut api, &mut rng)?;
-    g.scenario(&format!("a seeded random trace of {TRACE_LENGTH} requests against the exact model"));
+    g.scenario(&format!(
+        "a seeded random trace of {TRACE_LENGTH} requests against the exact model"
+    ));
     random_trace(&mut api, &mut rng, &mut skus)?;
 
     g.scenario("GET /openapi.json documents exactly the routes the server serves");
@@ -135,13 +137,21 @@ fn replace(api: &mut Api, rng: &mut Rng, skus: &mut Skus) -> Result<(), Failure>
     let bare = json!({"sku": sku, "name": "Replaced", "price_cents": rng.range(1, 9999)});
     api.call(&Op::json("PUT", &member(id), &bare))?;
     api.call(&Op::json("PUT", &member(id), &bodies::full(rng, &sku)))?;
-    api.call(&Op::json("PUT", &member(id), &bodies::valid(rng, &other_sku)))?;
+    api.call(&Op::json(
+        "PUT",
+        &member(id),
+        &bodies::valid(rng, &other_sku),
+    ))?;
     api.call(&Op::json("PUT", &member(id), &bodies::faulty(rng, &sku)))?;
     let mut with_id = bodies::valid(rng, &sku);
     with_id["id"] = json!(id);
     api.call(&Op::json("PUT", &member(id), &with_id))?;
     api.call(&Op::raw("PUT", &member(id), b"[1]"))?;
-    api.call(&Op::json("PUT", &member(api.model.last_id + 40), &bodies::valid(rng, &skus.next())))?;
+    api.call(&Op::json(
+        "PUT",
+        &member(api.model.last_id + 40),
+        &bodies::valid(rng, &skus.next()),
+    ))?;
     api.call(&Op::new("GET", &member(id)))?;
     Ok(())
 }
@@ -167,7 +177,11 @@ fn merge(api: &mut Api, rng: &mut Rng, skus: &mut Skus) -> Result<(), Failure> {
         api.call(&Op::json("PATCH", &member(id), patch))?;
     }
     api.call(&Op::raw("PATCH", &member(id), b"\"text\""))?;
-    api.call(&Op::json("PATCH", &member(api.model.last_id + 7), &json!({"name": "ghost"})))?;
+    api.call(&Op::json(
+        "PATCH",
+        &member(api.model.last_id + 7),
+        &json!({"name": "ghost"}),
+    ))?;
     api.call(&Op::new("GET", &member(id)))?;
     Ok(())
 }
@@ -190,7 +204,11 @@ fn conditional_get(api: &mut Api, rng: &mut Rng, skus: &mut Skus) -> Result<(), 
     api.call(&Op::new("GET", &path).if_none_match(&format!("\"{}\", {tag}", rng.word(8)), true))?;
     api.call(&Op::new("GET", &path).if_none_match("*", true))?;
     api.call(&Op::new("GET", &path).if_none_match(&format!("\"{}\"", rng.word(10)), false))?;
-    api.call(&Op::json("PATCH", &path, &json!({"price_cents": rng.range(10_000, 20_000)})))?;
+    api.call(&Op::json(
+        "PATCH",
+        &path,
+        &json!({"price_cents": rng.range(10_000, 20_000)}),
+    ))?;
     let stale = api.stale_etag(id).unwrap_or(tag);
     api.call(&Op::new("GET", &path).if_none_match(&stale, false))?;
     let fresh = current_etag(api, id)?;
@@ -268,7 +286,9 @@ fn random_trace(api: &mut Api, rng: &mut Rng, skus: &mut Skus) -> Result<(), Fai
             34..=49 => {
                 let id = some_id(rng);
                 match api.etag(id) {
-                    Some(tag) if rng.chance(1, 3) => Op::new("GET", &member(id)).if_none_match(&tag, true),
+                    Some(tag) if rng.chance(1, 3) => {
+                        Op::new("GET", &member(id)).if_none_match(&tag, true)
+                    }
                     _ => Op::new("GET", &member(id)),
                 }
             }
@@ -288,14 +308,19 @@ fn random_trace(api: &mut Api, rng: &mut Rng, skus: &mut Skus) -> Result<(), Fai
                 let id = some_id(rng);
                 let taken_sku = (!taken.is_empty()).then(|| rng.pick(&taken).clone());
                 let fresh = skus.next();
-                Op::json("PATCH", &member(id), &bodies::patch(rng, &fresh, taken_sku.as_deref()))
+                Op::json(
+                    "PATCH",
+                    &member(id),
+                    &bodies::patch(rng, &fresh, taken_sku.as_deref()),
+                )
             }
             80..=89 => Op::new("DELETE", &member(some_id(rng))),
             90..=95 => Op::new("GET", "/items"),
-            _ => Op::new(
-                *rng.pick(&["POST", "DELETE"]),
-                *rng.pick(&["/items/", "/openapi.json", "/items/x"]),
-            ),
+            _ => {
+                let method = *rng.pick(&["POST", "DELETE"]);
+                let target = *rng.pick(&["/items/", "/openapi.json", "/items/x"]);
+                Op::new(method, target)
+            }
         };
         api.call(&op)?;
     }

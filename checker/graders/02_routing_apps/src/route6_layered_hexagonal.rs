@@ -37,13 +37,17 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
     let mut restart_rng = rng.fork(1);
     for (inbound, store) in COMBINATIONS {
         let through = format!("--inbound {inbound} --store {store}");
-        g.scenario(&format!("the script through {through} gives the model's answers"));
+        g.scenario(&format!(
+            "the script through {through} gives the model's answers"
+        ));
         let dir = ScratchDir::new("route6")?;
         let mut front = Front::start(g, inbound, store, &dir.arg())?;
         let mut model = Model::default();
         run(&mut front, &mut model, &script, &through, false)?;
         if inbound == "http" && store == "memory" {
-            g.scenario("the HTTP adapter answers malformed requests with 400 and unknown routes with 404");
+            g.scenario(
+                "the HTTP adapter answers malformed requests with 400 and unknown routes with 404",
+            );
             malformed(&mut front)?;
         }
         if store == "memory" {
@@ -65,13 +69,23 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
     Ok(())
 }
 
-fn run(front: &mut Front, model: &mut Model, steps: &[Step], through: &str, restarted: bool) -> Result<(), Failure> {
+fn run(
+    front: &mut Front,
+    model: &mut Model,
+    steps: &[Step],
+    through: &str,
+    restarted: bool,
+) -> Result<(), Failure> {
     for (index, step) in steps.iter().enumerate() {
         let expect = model.apply(step);
         let reply = front.run(step).map_err(|failure| {
             failure
                 .detail(format!("through: {through}"))
-                .detail(format!("step {} of the script: {}", index + 1, step.describe()))
+                .detail(format!(
+                    "step {} of the script: {}",
+                    index + 1,
+                    step.describe()
+                ))
         })?;
         check(step, &expect, &reply, restarted && !matches!(step, Step::Create { .. })).map_err(|failure| {
             let mut failure = failure
@@ -94,9 +108,15 @@ fn status_for(step: &Step, expect: &Expect) -> u16 {
     match expect {
         Expect::Ok(_) if matches!(step, Step::Create { .. }) => 201,
         Expect::Ok(_) => 200,
-        Expect::Err { code: "invalid", .. } => 422,
-        Expect::Err { code: "not_found", .. } => 404,
-        Expect::Err { code: "conflict", .. } => 409,
+        Expect::Err {
+            code: "invalid", ..
+        } => 422,
+        Expect::Err {
+            code: "not_found", ..
+        } => 404,
+        Expect::Err {
+            code: "conflict", ..
+        } => 409,
         Expect::Err { .. } => 500,
     }
 }
@@ -118,7 +138,9 @@ fn check(step: &Step, expect: &Expect, reply: &Reply, stored_before: bool) -> Re
                 .got(format!("error {code}: {message}")));
         }
         (Expect::Err { code, why }, Outcome::Ok(got)) => {
-            return Err(Failure::new(*why).expected(format!("error {code}")).got(format!("ok: {}", show(got))));
+            return Err(Failure::new(*why)
+                .expected(format!("error {code}"))
+                .got(format!("ok: {}", show(got))));
         }
         (Expect::Err { code, why }, Outcome::Err { code: got, message }) if got != code => {
             return Err(Failure::new(*why)
@@ -150,7 +172,13 @@ fn compare(want: &Value, got: &Value, restarted: bool) -> Result<(), Failure> {
     let (Value::Array(wants), Value::Array(gots)) = (want, got) else {
         return compare_task(want, got, restarted);
     };
-    let ids = |tasks: &[Value]| tasks.iter().map(|t| t["id"].to_string()).collect::<Vec<_>>().join(", ");
+    let ids = |tasks: &[Value]| {
+        tasks
+            .iter()
+            .map(|t| t["id"].to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if wants.len() != gots.len() || wants.iter().zip(gots).any(|(w, g)| w["id"] != g["id"]) {
         let rule = if restarted {
             "a durable store keeps every task across a restart: the list holds the tasks stored before it too, \
@@ -171,22 +199,51 @@ fn compare(want: &Value, got: &Value, restarted: bool) -> Result<(), Failure> {
 
 fn compare_task(want: &Value, got: &Value, restarted: bool) -> Result<(), Failure> {
     const FIELDS: [(&str, &str); 7] = [
-        ("id", "ids are 1, 2, 3, … in creation order, and go on after a restart (a store that counts from 1 again overwrites task 1)"),
-        ("title", "the title is stored trimmed and otherwise exactly as sent: quotes, backslashes, tabs, emoji (bind SQL parameters; never build SQL with format!)"),
-        ("status", "status is `done` once the task is completed, `open` before"),
-        ("created_at", "created_at is the time of the create request, from the injected clock (X-Fake-Now or \"now\"), never the system clock"),
+        (
+            "id",
+            "ids are 1, 2, 3, … in creation order, and go on after a restart (a store that counts from 1 again overwrites task 1)",
+        ),
+        (
+            "title",
+            "the title is stored trimmed and otherwise exactly as sent: quotes, backslashes, tabs, emoji (bind SQL parameters; never build SQL with format!)",
+        ),
+        (
+            "status",
+            "status is `done` once the task is completed, `open` before",
+        ),
+        (
+            "created_at",
+            "created_at is the time of the create request, from the injected clock (X-Fake-Now or \"now\"), never the system clock",
+        ),
         ("due_at", "due_at is stored as sent, and null stays null"),
-        ("completed_at", "completed_at is the time of the complete request, from the injected clock, and null until then"),
-        ("overdue", "overdue is computed when the task is read, from the clock at that moment: open, with due_at strictly before now (at the due time itself it is not overdue yet)"),
+        (
+            "completed_at",
+            "completed_at is the time of the complete request, from the injected clock, and null until then",
+        ),
+        (
+            "overdue",
+            "overdue is computed when the task is read, from the clock at that moment: open, with due_at strictly before now (at the due time itself it is not overdue yet)",
+        ),
     ];
-    if let Some((field, rule)) = FIELDS.iter().find(|(field, _)| want.get(field) != got.get(field)) {
+    if let Some((field, rule)) = FIELDS
+        .iter()
+        .find(|(field, _)| want.get(field) != got.get(field))
+    {
         let mut failure = Failure::new(*rule)
-            .expected(format!("{field}: {}", want.get(field).map_or("missing".into(), show)))
-            .got(format!("{field}: {}", got.get(field).map_or("missing".into(), show)))
+            .expected(format!(
+                "{field}: {}",
+                want.get(field).map_or("missing".into(), show)
+            ))
+            .got(format!(
+                "{field}: {}",
+                got.get(field).map_or("missing".into(), show)
+            ))
             .detail(format!("the whole task expected: {}", show(want)))
             .detail(format!("the whole task received: {}", show(got)));
         if restarted && (*field == "id" || *field == "completed_at" || *field == "title") {
-            failure = failure.detail("this task was stored before the restart: what came back is not what was stored");
+            failure = failure.detail(
+                "this task was stored before the restart: what came back is not what was stored",
+            );
         }
         return Err(failure);
     }
@@ -199,7 +256,12 @@ fn compare_task(want: &Value, got: &Value, restarted: bool) -> Result<(), Failur
 fn malformed(front: &mut Front) -> Result<(), Failure> {
     let now = "1700000000000";
     let cases: Vec<(Request, u16, &str, &str)> = vec![
-        (Request::get("/tasks"), 400, "bad_request", "a request without X-Fake-Now cannot be told the time: 400"),
+        (
+            Request::get("/tasks"),
+            400,
+            "bad_request",
+            "a request without X-Fake-Now cannot be told the time: 400",
+        ),
         (
             Request::get("/tasks").header("X-Fake-Now", "yesterday"),
             400,
@@ -207,13 +269,15 @@ fn malformed(front: &mut Front) -> Result<(), Failure> {
             "X-Fake-Now is unix milliseconds; anything else is 400",
         ),
         (
-            body_request("POST", "/tasks", "application/json", b"{\"title\": 5}").header("X-Fake-Now", now),
+            body_request("POST", "/tasks", "application/json", b"{\"title\": 5}")
+                .header("X-Fake-Now", now),
             400,
             "bad_request",
             "a create body that is not {\"title\": string, \"due_at\": number or null} is 400",
         ),
         (
-            body_request("POST", "/tasks", "application/json", b"not json").header("X-Fake-Now", now),
+            body_request("POST", "/tasks", "application/json", b"not json")
+                .header("X-Fake-Now", now),
             400,
             "bad_request",
             "a create body that is not JSON is 400",
@@ -241,9 +305,17 @@ fn malformed(front: &mut Front) -> Result<(), Failure> {
         let (got_status, got_code) = front.raw(&request)?;
         if got_status != status || got_code.as_deref() != Some(code) {
             return Err(Failure::new(rule)
-                .expected(format!("{status} with {{\"error\": {{\"code\": \"{code}\", …}}}}"))
-                .got(format!("{got_status} with code {}", got_code.unwrap_or_else(|| "none".into())))
-                .detail(format!("the request: {} {}", request.method, request.target)));
+                .expected(format!(
+                    "{status} with {{\"error\": {{\"code\": \"{code}\", …}}}}"
+                ))
+                .got(format!(
+                    "{got_status} with code {}",
+                    got_code.unwrap_or_else(|| "none".into())
+                ))
+                .detail(format!(
+                    "the request: {} {}",
+                    request.method, request.target
+                )));
         }
     }
     Ok(())

@@ -40,7 +40,9 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
     for query in fixed_queries(&mut rng) {
         shop.offset_walk(&query)?;
     }
-    g.scenario("a cursor walk visits every row once, in order, even among ties on the first sort key");
+    g.scenario(
+        "a cursor walk visits every row once, in order, even among ties on the first sort key",
+    );
     for query in fixed_queries(&mut rng) {
         shop.cursor_walk(&query, &mut rng, false)?;
     }
@@ -50,7 +52,9 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
     }
     g.scenario("q matches names literally (% and _ are ordinary) and ignores ASCII case; + and %20 are spaces");
     search(&mut shop)?;
-    g.scenario("an unknown or malformed parameter, sort field or cursor is 400, and the table survives it");
+    g.scenario(
+        "an unknown or malformed parameter, sort field or cursor is 400, and the table survives it",
+    );
     refusals(&mut shop, &mut rng)?;
     g.scenario("seeded random queries and walks against the exact model");
     for round in 0..8 {
@@ -69,7 +73,11 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
 fn fixed_queries(rng: &mut Rng) -> Vec<Query> {
     let category = rng.pick(&model::CATEGORIES).to_string();
     vec![
-        Query { sort: vec![("rating", true), ("price_cents", false)], limit: rng.range(3, 7), ..Query::default() },
+        Query {
+            sort: vec![("rating", true), ("price_cents", false)],
+            limit: rng.range(3, 7),
+            ..Query::default()
+        },
         Query {
             category: Some(category),
             sort: vec![("price_cents", true)],
@@ -83,8 +91,16 @@ fn fixed_queries(rng: &mut Rng) -> Vec<Query> {
             limit: rng.range(4, 9),
             ..Query::default()
         },
-        Query { rating_min: Some(3), limit: rng.range(5, 11), ..Query::default() },
-        Query { sort: vec![("id", true)], limit: 10, ..Query::default() },
+        Query {
+            rating_min: Some(3),
+            limit: rng.range(5, 11),
+            ..Query::default()
+        },
+        Query {
+            sort: vec![("id", true)],
+            limit: 10,
+            ..Query::default()
+        },
     ]
 }
 
@@ -121,7 +137,10 @@ struct Served {
 
 impl Served {
     fn link(&self, rel: &str) -> Option<&str> {
-        self.links.iter().find(|(r, _)| r == rel).map(|(_, t)| t.as_str())
+        self.links
+            .iter()
+            .find(|(r, _)| r == rel)
+            .map(|(_, t)| t.as_str())
     }
 }
 
@@ -142,8 +161,13 @@ fn parse_links(header: &str) -> Result<Vec<(String, String)>, String> {
             .map(|r| r.trim_matches('"').to_string())
             .next()
             .ok_or("each link has a rel=\"…\" parameter")?;
-        let target = match url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")) {
-            Some(absolute) => absolute.find('/').map_or("/".to_string(), |at| absolute[at..].to_string()),
+        let target = match url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+        {
+            Some(absolute) => absolute
+                .find('/')
+                .map_or("/".to_string(), |at| absolute[at..].to_string()),
             None => url.to_string(),
         };
         links.push((rel, target));
@@ -163,18 +187,29 @@ impl Shop {
     fn start(g: &mut Grading) -> Result<Self, Failure> {
         let mut server = g.server()?;
         let connection = server.open()?;
-        Ok(Shop { server, connection, products: Vec::new() })
+        Ok(Shop {
+            server,
+            connection,
+            products: Vec::new(),
+        })
     }
 
     fn insert(&mut self, rng: &mut Rng) -> Result<Product, Failure> {
         let product = model::random_product(rng, self.products.len() as u64 + 1);
-        let request = body_request("POST", "/products", "application/json", product.to_body().to_string().as_bytes());
+        let request = body_request(
+            "POST",
+            "/products",
+            "application/json",
+            product.to_body().to_string().as_bytes(),
+        );
         let response = self.connection.request(&request)?;
         let body = json_body(&response).unwrap_or(Value::Null);
         if response.status != 201 || body != product.to_json() {
-            return Err(Failure::new("POST /products stores the product and answers 201 with it (this part is given)")
-                .expected(format!("201 · {}", show(&product.to_json())))
-                .got(summary(&response)));
+            return Err(Failure::new(
+                "POST /products stores the product and answers 201 with it (this part is given)",
+            )
+            .expected(format!("201 · {}", show(&product.to_json())))
+            .got(summary(&response)));
         }
         self.products.push(product.clone());
         Ok(product)
@@ -189,14 +224,23 @@ impl Shop {
             }
         };
         if response.status != 200 || media_type(&response) != "application/json" {
-            return Err(Failure::new("a valid list request answers 200 with a JSON page")
-                .got(summary(&response))
-                .detail(format!("the request: GET {target}")));
+            return Err(
+                Failure::new("a valid list request answers 200 with a JSON page")
+                    .got(summary(&response))
+                    .detail(format!("the request: GET {target}")),
+            );
         }
-        let body = json_body(&response).map_err(|why| Failure::new("a page is a JSON object").got(why))?;
-        let items = body.get("items").and_then(Value::as_array).cloned().ok_or_else(|| {
-            Failure::new("a page is {\"items\": [...], …}").got(show(&body)).detail(format!("the request: GET {target}"))
-        })?;
+        let body =
+            json_body(&response).map_err(|why| Failure::new("a page is a JSON object").got(why))?;
+        let items = body
+            .get("items")
+            .and_then(Value::as_array)
+            .cloned()
+            .ok_or_else(|| {
+                Failure::new("a page is {\"items\": [...], …}")
+                    .got(show(&body))
+                    .detail(format!("the request: GET {target}"))
+            })?;
         let links = match response.header("Link") {
             None => Vec::new(),
             Some(header) => parse_links(header).map_err(|why| {
@@ -208,17 +252,32 @@ impl Shop {
         Ok(Served { items, body, links })
     }
 
-    fn expect_rows(&self, served: &Served, want: &[Product], rule: &str, context: &str) -> Result<(), Failure> {
+    fn expect_rows(
+        &self,
+        served: &Served,
+        want: &[Product],
+        rule: &str,
+        context: &str,
+    ) -> Result<(), Failure> {
         let want_json: Vec<Value> = want.iter().map(Product::to_json).collect();
         if served.items == want_json {
             return Ok(());
         }
-        let ids = |items: &[Value]| items.iter().map(|i| i["id"].to_string()).collect::<Vec<_>>().join(", ");
+        let ids = |items: &[Value]| {
+            items
+                .iter()
+                .map(|i| i["id"].to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         Err(Failure::new(rule)
             .expected(format!("ids [{}]", ids(&want_json)))
             .got(format!("ids [{}]", ids(&served.items)))
             .detail(context.to_string())
-            .detail(format!("the expected rows: {}", show(&Value::Array(want_json)))))
+            .detail(format!(
+                "the expected rows: {}",
+                show(&Value::Array(want_json))
+            )))
     }
 
     /// Walks offset pages from 0 following `rel="next"`, checking each; follows `rel="prev"` once.
@@ -231,7 +290,10 @@ impl Shop {
         for _ in 0..MAX_PAGES {
             let served = self.get(&target)?;
             let (want, total, has_next) = query.offset_page(&self.products, offset);
-            let context = format!("the query: {} offset={offset} · the request: GET {target}", query.describe());
+            let context = format!(
+                "the query: {} offset={offset} · the request: GET {target}",
+                query.describe()
+            );
             let rule = if offset == 0 {
                 "an offset page holds the rows the filters select, in the sort's order (ties by id), from `offset` on, \
                  at most `limit` of them"
@@ -241,23 +303,31 @@ impl Shop {
             };
             self.expect_rows(&served, &want, rule, &context)?;
             if served.body.get("total").and_then(Value::as_u64) != Some(total) {
-                return Err(Failure::new("an offset page reports `total`: how many rows the filters select")
-                    .expected(total)
-                    .got(served.body.get("total").map_or("nothing".into(), show))
-                    .detail(context));
+                return Err(Failure::new(
+                    "an offset page reports `total`: how many rows the filters select",
+                )
+                .expected(total)
+                .got(served.body.get("total").map_or("nothing".into(), show))
+                .detail(context));
             }
             if served.link("next").is_some() != has_next {
                 return Err(Failure::new(
                     "an offset page links rel=\"next\" exactly when rows remain after it",
                 )
-                .expected(if has_next { "a rel=\"next\" link" } else { "no rel=\"next\" link" })
+                .expected(if has_next {
+                    "a rel=\"next\" link"
+                } else {
+                    "no rel=\"next\" link"
+                })
                 .got(format!("{:?}", served.links))
                 .detail(context));
             }
             if served.link("prev").is_some() != (offset > 0) {
-                return Err(Failure::new("an offset page links rel=\"prev\" exactly when its offset is above 0")
-                    .got(format!("{:?}", served.links))
-                    .detail(context));
+                return Err(Failure::new(
+                    "an offset page links rel=\"prev\" exactly when its offset is above 0",
+                )
+                .got(format!("{:?}", served.links))
+                .detail(context));
             }
             if offset > 0 && !followed_prev {
                 followed_prev = true;
@@ -273,15 +343,25 @@ impl Shop {
                     &format!("followed rel=\"prev\" of {context}: GET {prev_target}"),
                 )?;
             }
-            let Some(next) = served.link("next") else { return Ok(()) };
+            let Some(next) = served.link("next") else {
+                return Ok(());
+            };
             target = next.to_string();
             offset += query.limit;
         }
-        Err(Failure::new("an offset walk ends").detail(format!("more than {MAX_PAGES} pages for {}", query.describe())))
+        Err(Failure::new("an offset walk ends").detail(format!(
+            "more than {MAX_PAGES} pages for {}",
+            query.describe()
+        )))
     }
 
     /// Walks cursor pages from the first, checking each; with `inserting`, adds rows between pages.
-    fn cursor_walk(&mut self, query: &Query, rng: &mut Rng, inserting: bool) -> Result<(), Failure> {
+    fn cursor_walk(
+        &mut self,
+        query: &Query,
+        rng: &mut Rng,
+        inserting: bool,
+    ) -> Result<(), Failure> {
         let mut target = target_of(&query.pairs(), rng.chance(1, 2));
         let at_start: BTreeSet<u64> = query.select(&self.products).iter().map(|p| p.id).collect();
         let mut seen: Vec<u64> = Vec::new();
@@ -299,7 +379,11 @@ impl Shop {
                     show(&last.to_json())
                 ));
             }
-            let got_ids: Vec<u64> = served.items.iter().filter_map(|i| i["id"].as_u64()).collect();
+            let got_ids: Vec<u64> = served
+                .items
+                .iter()
+                .filter_map(|i| i["id"].as_u64())
+                .collect();
             if let Some(twice) = got_ids.iter().find(|id| seen.contains(id)) {
                 return Err(Failure::new(
                     "a cursor walk never serves a row twice: the next page starts strictly after the cursor's position \
@@ -317,7 +401,11 @@ impl Shop {
             };
             self.expect_rows(&served, &want, rule, &context)?;
             seen.extend(&got_ids);
-            let cursor = served.body.get("next_cursor").cloned().unwrap_or(Value::Null);
+            let cursor = served
+                .body
+                .get("next_cursor")
+                .cloned()
+                .unwrap_or(Value::Null);
             if cursor.is_string() != more || served.link("next").is_some() != more {
                 return Err(Failure::new(
                     "a cursor page has a next_cursor and a rel=\"next\" link exactly when rows remain after it (a full \
@@ -330,9 +418,11 @@ impl Shop {
             if !more {
                 let missing: Vec<&u64> = at_start.iter().filter(|id| !seen.contains(id)).collect();
                 if !missing.is_empty() {
-                    return Err(Failure::new("a cursor walk serves every row that was there when it started")
-                        .got(format!("never served: {missing:?}"))
-                        .detail(context));
+                    return Err(Failure::new(
+                        "a cursor walk serves every row that was there when it started",
+                    )
+                    .got(format!("never served: {missing:?}"))
+                    .detail(context));
                 }
                 return Ok(());
             }
@@ -350,13 +440,27 @@ impl Shop {
                 (None, None) => unreachable!("checked above"),
             };
         }
-        Err(Failure::new("a cursor walk ends").detail(format!("more than {MAX_PAGES} pages for {}", query.describe())))
+        Err(Failure::new("a cursor walk ends").detail(format!(
+            "more than {MAX_PAGES} pages for {}",
+            query.describe()
+        )))
     }
 }
 
 fn search(shop: &mut Shop) -> Result<(), Failure> {
-    for (q, plus) in [("50%", false), ("_", false), ("LAMP", false), ("desk lamp", true), ("desk lamp", false), ("É", false)] {
-        let query = Query { q: Some(q.to_string()), limit: 100, ..Query::default() };
+    for (q, plus) in [
+        ("50%", false),
+        ("_", false),
+        ("LAMP", false),
+        ("desk lamp", true),
+        ("desk lamp", false),
+        ("É", false),
+    ] {
+        let query = Query {
+            q: Some(q.to_string()),
+            limit: 100,
+            ..Query::default()
+        };
         let target = target_of(&query.pairs(), plus);
         let served = shop.get(&target)?;
         let (want, _) = query.cursor_page(&shop.products, None);
@@ -373,28 +477,78 @@ fn search(shop: &mut Shop) -> Result<(), Failure> {
 
 fn refusals(shop: &mut Shop, rng: &mut Rng) -> Result<(), Failure> {
     let first = shop.get("/products?limit=2")?;
-    let cursor = first.body.get("next_cursor").and_then(Value::as_str).unwrap_or("x").to_string();
+    let cursor = first
+        .body
+        .get("next_cursor")
+        .and_then(Value::as_str)
+        .unwrap_or("x")
+        .to_string();
     let cases: Vec<(String, &str)> = vec![
-        ("/products?sort=password".into(), "a sort field outside the whitelist (id, name, price_cents, rating) is 400"),
-        ("/products?sort=name%3BDROP%20TABLE%20products".into(), "a sort field outside the whitelist is 400, never SQL"),
-        ("/products?sort=name%20DESC".into(), "a sort field outside the whitelist is 400 (descending is `-name`)"),
+        (
+            "/products?sort=password".into(),
+            "a sort field outside the whitelist (id, name, price_cents, rating) is 400",
+        ),
+        (
+            "/products?sort=name%3BDROP%20TABLE%20products".into(),
+            "a sort field outside the whitelist is 400, never SQL",
+        ),
+        (
+            "/products?sort=name%20DESC".into(),
+            "a sort field outside the whitelist is 400 (descending is `-name`)",
+        ),
         ("/products?sort=".into(), "an empty sort field is 400"),
         ("/products?sort=-".into(), "an empty sort field is 400"),
-        ("/products?sort=rating,-rating".into(), "a sort field given twice is 400"),
+        (
+            "/products?sort=rating,-rating".into(),
+            "a sort field given twice is 400",
+        ),
         ("/products?limit=0".into(), "limit is 1 to 100: 0 is 400"),
-        ("/products?limit=101".into(), "limit is 1 to 100: 101 is 400"),
+        (
+            "/products?limit=101".into(),
+            "limit is 1 to 100: 101 is 400",
+        ),
         ("/products?limit=ten".into(), "limit is a whole number"),
-        ("/products?offset=-1".into(), "offset is a whole number: -1 is 400"),
-        ("/products?price_min=9.99".into(), "price_min is a whole number"),
-        ("/products?sort_by=name".into(), "an unknown parameter is 400 (a typo must not be ignored silently)"),
-        ("/products?category=books&category=games".into(), "a parameter given twice is 400"),
-        (format!("/products?cursor={cursor}&offset=0"), "cursor and offset together are 400"),
-        (format!("/products?cursor={cursor}&limit=5"), "a cursor comes alone: anything next to it is 400"),
-        ("/products?cursor=%21%21%21".into(), "a cursor this server did not issue is 400"),
-        ("/products?cursor=bm90IGpzb24".into(), "a cursor this server did not issue is 400"),
-        (format!("/products?cursor={}", rng.word(24)), "a cursor this server did not issue is 400"),
+        (
+            "/products?offset=-1".into(),
+            "offset is a whole number: -1 is 400",
+        ),
+        (
+            "/products?price_min=9.99".into(),
+            "price_min is a whole number",
+        ),
+        (
+            "/products?sort_by=name".into(),
+            "an unknown parameter is 400 (a typo must not be ignored silently)",
+        ),
+        (
+            "/products?category=books&category=games".into(),
+            "a parameter given twice is 400",
+        ),
+        (
+            format!("/products?cursor={cursor}&offset=0"),
+            "cursor and offset together are 400",
+        ),
+        (
+            format!("/products?cursor={cursor}&limit=5"),
+            "a cursor comes alone: anything next to it is 400",
+        ),
+        (
+            "/products?cursor=%21%21%21".into(),
+            "a cursor this server did not issue is 400",
+        ),
+        (
+            "/products?cursor=bm90IGpzb24".into(),
+            "a cursor this server did not issue is 400",
+        ),
+        (
+            format!("/products?cursor={}", rng.word(24)),
+            "a cursor this server did not issue is 400",
+        ),
         ("/products?q=%ZZ".into(), "an invalid percent-escape is 400"),
-        ("/products?q=%FF%FE".into(), "a query that does not decode to UTF-8 is 400"),
+        (
+            "/products?q=%FF%FE".into(),
+            "a query that does not decode to UTF-8 is 400",
+        ),
     ];
     for (target, rule) in cases {
         let response = shop.connection.request(&Request::get(&target))?;
@@ -405,8 +559,16 @@ fn refusals(shop: &mut Shop, rng: &mut Rng) -> Result<(), Failure> {
                 .detail(format!("the request: GET {target}")));
         }
     }
-    let query = Query { limit: 100, ..Query::default() };
+    let query = Query {
+        limit: 100,
+        ..Query::default()
+    };
     let served = shop.get("/products?limit=100")?;
     let (want, _) = query.cursor_page(&shop.products, None);
-    shop.expect_rows(&served, &want, "the table is intact after the hostile requests", "GET /products?limit=100")
+    shop.expect_rows(
+        &served,
+        &want,
+        "the table is intact after the hostile requests",
+        "GET /products?limit=100",
+    )
 }

@@ -18,8 +18,8 @@ use model::{Expect, Model};
 
 /// The skus of the scripts: more than an order may hold.
 const SKUS: [&str; 12] = [
-    "TEA-001", "MUG-002", "PAN-003", "CUP-004", "JAR-005", "BAG-006", "BOX-007", "PEN-008", "INK-009", "MAP-010",
-    "KIT-011", "LID-012",
+    "TEA-001", "MUG-002", "PAN-003", "CUP-004", "JAR-005", "BAG-006", "BOX-007", "PEN-008",
+    "INK-009", "MAP-010", "KIT-011", "LID-012",
 ];
 /// How many commands the random script sends.
 const RANDOM_COMMANDS: usize = 400;
@@ -27,19 +27,28 @@ const RANDOM_COMMANDS: usize = 400;
 /// Grades one program: every scenario must pass.
 pub fn grade(g: &mut Grading) -> Result<(), Failure> {
     let mut rng = g.rng().fork(8);
-    let mut shop = Shop { session: g.stdio()?, model: Model::default() };
+    let mut shop = Shop {
+        session: g.stdio()?,
+        model: Model::default(),
+    };
 
     g.scenario("an order's life: created, lines added and merged, a coupon, placed, shipped");
     life(&mut shop, &mut rng)?;
-    g.scenario("every invariant is guarded: the command is rejected with its code, and leaves no trace");
+    g.scenario(
+        "every invariant is guarded: the command is rejected with its code, and leaves no trace",
+    );
     invariants(&mut shop, &mut rng)?;
-    g.scenario("pricing rules apply in the configured order, and a discount never takes a total below 0");
+    g.scenario(
+        "pricing rules apply in the configured order, and a discount never takes a total below 0",
+    );
     pricing_order(&mut shop, &mut rng)?;
     g.scenario("a new configuration reprices draft orders, never placed ones");
     reconfiguration(&mut shop, &mut rng)?;
     g.scenario("an invalid configuration is refused, and the rules in place stay");
     invalid_configurations(&mut shop, &mut rng)?;
-    g.scenario(&format!("a seeded random script of {RANDOM_COMMANDS} commands across orders and configurations"));
+    g.scenario(&format!(
+        "a seeded random script of {RANDOM_COMMANDS} commands across orders and configurations"
+    ));
     random_script(&mut shop, &mut rng)
 }
 
@@ -51,7 +60,10 @@ struct Shop {
 
 impl Shop {
     fn send(&mut self, request: Value) -> Result<Value, Failure> {
-        let before = request["order_id"].as_str().and_then(|id| self.model.orders.get(id)).map(|o| o.describe());
+        let before = request["order_id"]
+            .as_str()
+            .and_then(|id| self.model.orders.get(id))
+            .map(|o| o.describe());
         let config = show(&self.model.config);
         let expect = self.model.apply(&request);
         let reply = self.session.request(&request)?;
@@ -70,15 +82,27 @@ impl Shop {
 /// Why each rejection code exists, for a report.
 fn rule_of(code: &str) -> &'static str {
     match code {
-        "unknown_order" => "a command for an order that was never created is rejected unknown_order",
+        "unknown_order" => {
+            "a command for an order that was never created is rejected unknown_order"
+        }
         "order_exists" => "creating an order that exists is rejected order_exists",
-        "invalid_currency" => "an order's currency is EUR, USD or GBP: anything else is invalid_currency",
-        "not_draft" => "only a draft order changes: lines, coupons and placing are rejected not_draft once it is placed, shipped or cancelled",
-        "invalid_sku" => "a sku is three capital letters, a dash and three digits (the value object refuses anything else): invalid_sku",
-        "invalid_quantity" => "a quantity is 1 to 99 (the value object refuses anything else): invalid_quantity",
+        "invalid_currency" => {
+            "an order's currency is EUR, USD or GBP: anything else is invalid_currency"
+        }
+        "not_draft" => {
+            "only a draft order changes: lines, coupons and placing are rejected not_draft once it is placed, shipped or cancelled"
+        }
+        "invalid_sku" => {
+            "a sku is three capital letters, a dash and three digits (the value object refuses anything else): invalid_sku"
+        }
+        "invalid_quantity" => {
+            "a quantity is 1 to 99 (the value object refuses anything else): invalid_quantity"
+        }
         "currency_mismatch" => "a price must be in the order's currency: currency_mismatch",
         "invalid_price" => "a unit price is 1 to 1000000 minor units: invalid_price",
-        "price_mismatch" => "the same sku at another price than its line's is price_mismatch (one line per sku)",
+        "price_mismatch" => {
+            "the same sku at another price than its line's is price_mismatch (one line per sku)"
+        }
         "quantity_limit" => "adding to a line may not take it above 99: quantity_limit",
         "too_many_lines" => "an order has at most 10 lines: an 11th sku is too_many_lines",
         "unknown_line" => "removing a sku that is not in the order is unknown_line",
@@ -134,12 +158,16 @@ fn compare(request: &Value, want: &Value, got: &Value) -> Result<(), Failure> {
         return Err(pricing_failure(want_quote, got_quote, "quote"));
     }
     let (Some(wants), Some(gots)) = (want["events"].as_array(), got["events"].as_array()) else {
-        return Err(Failure::new("the reply has the shape of the contract").expected(show(want)).got(show(got)));
-    };
-    if wants.len() != gots.len() {
-        return Err(Failure::new("each accepted command produces exactly one event here")
+        return Err(Failure::new("the reply has the shape of the contract")
             .expected(show(want))
             .got(show(got)));
+    };
+    if wants.len() != gots.len() {
+        return Err(
+            Failure::new("each accepted command produces exactly one event here")
+                .expected(show(want))
+                .got(show(got)),
+        );
     }
     for (w, g) in wants.iter().zip(gots) {
         if w["type"] != g["type"] {
@@ -157,13 +185,19 @@ fn compare(request: &Value, want: &Value, got: &Value) -> Result<(), Failure> {
             .expected(format!("version {}", w["version"]))
             .got(format!("version {}", g["version"])));
         }
-        if w["type"] == "OrderPlaced" && (w["total_minor"] != g["total_minor"] || w["adjustments"] != g["adjustments"]) {
+        if w["type"] == "OrderPlaced"
+            && (w["total_minor"] != g["total_minor"] || w["adjustments"] != g["adjustments"])
+        {
             return Err(pricing_failure(w, g, "OrderPlaced"));
         }
         if w != g {
             let rule = match request["op"].as_str() {
-                Some("add_line") => "LineAdded carries sku, quantity and unit_price {amount_minor, currency}; LineQuantityChanged the sku and the line's new total quantity",
-                _ => "every event carries type, order_id, version and the fields of the contract's table",
+                Some("add_line") => {
+                    "LineAdded carries sku, quantity and unit_price {amount_minor, currency}; LineQuantityChanged the sku and the line's new total quantity"
+                }
+                _ => {
+                    "every event carries type, order_id, version and the fields of the contract's table"
+                }
             };
             return Err(Failure::new(rule).expected(show(w)).got(show(g)));
         }
@@ -172,6 +206,16 @@ fn compare(request: &Value, want: &Value, got: &Value) -> Result<(), Failure> {
 }
 
 fn pricing_failure(want: &Value, got: &Value, what: &str) -> Failure {
+    let mut running = want["subtotal_minor"].as_i64().unwrap_or(0);
+    let mut steps = format!("the running total, rule by rule: {running}");
+    for adjustment in want["adjustments"].as_array().into_iter().flatten() {
+        let amount = adjustment["amount_minor"].as_i64().unwrap_or(0);
+        running += amount;
+        steps.push_str(&format!(
+            " → {} {amount:+} → {running}",
+            adjustment["rule"].as_str().unwrap_or("?")
+        ));
+    }
     Failure::new(format!(
         "the {what}: subtotal = Σ quantity × unit price; then each configured rule in order proposes an adjustment \
          on the running total (a discount capped at the running total); every non-zero adjustment is listed with its \
@@ -189,6 +233,7 @@ fn pricing_failure(want: &Value, got: &Value, what: &str) -> Failure {
         show(&got["adjustments"]),
         got["total_minor"]
     ))
+    .detail(steps)
 }
 
 fn create(id: &str, currency: &str) -> Value {
@@ -262,10 +307,18 @@ fn invariants(shop: &mut Shop, rng: &mut Rng) -> Result<(), Failure> {
         shop.send(step)?;
     }
     for sku in &SKUS[1..] {
-        shop.send(add(id, sku, rng.range(1, 5), rng.range(100, 2000), currency))?;
+        shop.send(add(
+            id,
+            sku,
+            rng.range(1, 5),
+            rng.range(100, 2000),
+            currency,
+        ))?;
     }
     shop.send(json!({"op": "remove_line", "order_id": id, "sku": "LID-012"}))?;
-    shop.send(configure(json!([{"kind": "coupon", "code": "ONCE", "amount_off_minor": 100}])))?;
+    shop.send(configure(
+        json!([{"kind": "coupon", "code": "ONCE", "amount_off_minor": 100}]),
+    ))?;
     for step in [
         json!({"op": "apply_coupon", "order_id": id, "code": "ONCE"}),
         json!({"op": "apply_coupon", "order_id": id, "code": "ONCE"}),
@@ -294,17 +347,31 @@ fn invariants(shop: &mut Shop, rng: &mut Rng) -> Result<(), Failure> {
 /// An order with a few lines, and its id.
 fn stocked_order(shop: &mut Shop, rng: &mut Rng, id: &str) -> Result<(), Failure> {
     shop.send(create(id, "EUR"))?;
-    shop.send(add(id, "TEA-001", rng.range(3, 12), rng.range(400, 1500), "EUR"))?;
-    shop.send(add(id, "MUG-002", rng.range(1, 4), rng.range(900, 3000), "EUR"))?;
+    shop.send(add(
+        id,
+        "TEA-001",
+        rng.range(3, 12),
+        rng.range(400, 1500),
+        "EUR",
+    ))?;
+    shop.send(add(
+        id,
+        "MUG-002",
+        rng.range(1, 4),
+        rng.range(900, 3000),
+        "EUR",
+    ))?;
     Ok(())
 }
 
 fn pricing_order(shop: &mut Shop, rng: &mut Rng) -> Result<(), Failure> {
     stocked_order(shop, rng, "price-1")?;
-    let percent = json!({"kind": "percent_off", "percent": rng.range(5, 30), "min_subtotal_minor": 0});
+    let percent =
+        json!({"kind": "percent_off", "percent": rng.range(5, 30), "min_subtotal_minor": 0});
     let coupon = json!({"kind": "coupon", "code": "SAVE", "amount_off_minor": rng.range(200, 900)});
     let two_for_one = json!({"kind": "buy_x_get_y", "sku": "TEA-001", "buy": 2, "free": 1});
-    let bulk = json!({"kind": "bulk_price", "sku": "TEA-001", "min_quantity": 3, "unit_price_minor": 350});
+    let bulk =
+        json!({"kind": "bulk_price", "sku": "TEA-001", "min_quantity": 3, "unit_price_minor": 350});
     let fee = json!({"kind": "shipping_fee", "amount_minor": 499, "free_from_minor": rng.range(2000, 9000)});
     shop.send(configure(json!([coupon])))?;
     shop.send(json!({"op": "apply_coupon", "order_id": "price-1", "code": "SAVE"}))?;
@@ -324,7 +391,9 @@ fn pricing_order(shop: &mut Shop, rng: &mut Rng) -> Result<(), Failure> {
 }
 
 fn reconfiguration(shop: &mut Shop, rng: &mut Rng) -> Result<(), Failure> {
-    shop.send(configure(json!([{"kind": "percent_off", "percent": 10, "min_subtotal_minor": 1000}])))?;
+    shop.send(configure(
+        json!([{"kind": "percent_off", "percent": 10, "min_subtotal_minor": 1000}]),
+    ))?;
     stocked_order(shop, rng, "draft-1")?;
     stocked_order(shop, rng, "placed-1")?;
     shop.send(op("place", "placed-1"))?;
@@ -344,7 +413,8 @@ fn reconfiguration(shop: &mut Shop, rng: &mut Rng) -> Result<(), Failure> {
 }
 
 fn invalid_configurations(shop: &mut Shop, rng: &mut Rng) -> Result<(), Failure> {
-    let good = json!([{"kind": "percent_off", "percent": rng.range(5, 25), "min_subtotal_minor": 0}]);
+    let good =
+        json!([{"kind": "percent_off", "percent": rng.range(5, 25), "min_subtotal_minor": 0}]);
     shop.send(configure(good))?;
     stocked_order(shop, rng, "conf-1")?;
     for rules in [
@@ -369,11 +439,21 @@ fn invalid_configurations(shop: &mut Shop, rng: &mut Rng) -> Result<(), Failure>
 fn random_rule(rng: &mut Rng) -> Value {
     let sku = *rng.pick(&SKUS[..4]);
     match rng.below(5) {
-        0 => json!({"kind": "percent_off", "percent": rng.range(1, 60), "min_subtotal_minor": rng.range(0, 20_000)}),
-        1 => json!({"kind": "buy_x_get_y", "sku": sku, "buy": rng.range(1, 4), "free": rng.range(1, 2)}),
-        2 => json!({"kind": "bulk_price", "sku": sku, "min_quantity": rng.range(2, 20), "unit_price_minor": rng.range(50, 900)}),
-        3 => json!({"kind": "coupon", "code": *rng.pick(&["VIP", "SPRING", "WELCOME"]), "amount_off_minor": rng.range(100, 50_000)}),
-        _ => json!({"kind": "shipping_fee", "amount_minor": rng.range(100, 900), "free_from_minor": rng.range(0, 30_000)}),
+        0 => {
+            json!({"kind": "percent_off", "percent": rng.range(1, 60), "min_subtotal_minor": rng.range(0, 20_000)})
+        }
+        1 => {
+            json!({"kind": "buy_x_get_y", "sku": sku, "buy": rng.range(1, 4), "free": rng.range(1, 2)})
+        }
+        2 => {
+            json!({"kind": "bulk_price", "sku": sku, "min_quantity": rng.range(2, 20), "unit_price_minor": rng.range(50, 900)})
+        }
+        3 => {
+            json!({"kind": "coupon", "code": *rng.pick(&["VIP", "SPRING", "WELCOME"]), "amount_off_minor": rng.range(100, 50_000)})
+        }
+        _ => {
+            json!({"kind": "shipping_fee", "amount_minor": rng.range(100, 900), "free_from_minor": rng.range(0, 30_000)})
+        }
     }
 }
 
@@ -385,27 +465,52 @@ fn random_script(shop: &mut Shop, rng: &mut Rng) -> Result<(), Failure> {
     for _ in 0..RANDOM_COMMANDS {
         let mut id = rng.pick(&ids).clone();
         // An order past its draft days mostly retires, and a new one takes its place.
-        if shop.model.orders.get(&id).is_some_and(|o| o.status != model::Status::Draft) && rng.chance(2, 3) {
+        if shop
+            .model
+            .orders
+            .get(&id)
+            .is_some_and(|o| o.status != model::Status::Draft)
+            && rng.chance(2, 3)
+        {
             ids.retain(|other| *other != id);
             id = format!("r-{next_id}");
             next_id += 1;
             ids.push(id.clone());
         }
         let id = id.as_str();
-        let currency = shop.model.orders.get(id).map_or("EUR".to_string(), |o| o.currency.clone());
+        let currency = shop
+            .model
+            .orders
+            .get(id)
+            .map_or("EUR".to_string(), |o| o.currency.clone());
         let fresh = !shop.model.orders.contains_key(id);
         let sku_index = rng.below(SKUS.len() as u64) as usize;
+        let currency_of_new = *rng.pick(&["EUR", "EUR", "USD", "GBP", "CHF"]);
         let request = match rng.below(100) {
-            _ if fresh && rng.chance(4, 5) => create(id, *rng.pick(&["EUR", "EUR", "USD", "GBP", "CHF"])),
-            0..=4 => create(id, *rng.pick(&["EUR", "EUR", "USD", "GBP", "CHF"])),
+            _ if fresh && rng.chance(4, 5) => create(id, currency_of_new),
+            0..=4 => create(id, currency_of_new),
             5..=49 => {
-                let quantity = if rng.chance(1, 15) { *rng.pick(&[0, 100]) } else { rng.range(1, 40) };
-                let price = if rng.chance(1, 10) { rng.range(1, 5_000) } else { prices[sku_index] };
-                let currency = if rng.chance(1, 15) { "GBP".to_string() } else { currency };
+                let quantity = if rng.chance(1, 15) {
+                    *rng.pick(&[0, 100])
+                } else {
+                    rng.range(1, 40)
+                };
+                let price = if rng.chance(1, 10) {
+                    rng.range(1, 5_000)
+                } else {
+                    prices[sku_index]
+                };
+                let currency = if rng.chance(1, 15) {
+                    "GBP".to_string()
+                } else {
+                    currency
+                };
                 add(id, SKUS[sku_index], quantity, price, &currency)
             }
             50..=57 => json!({"op": "remove_line", "order_id": id, "sku": SKUS[sku_index]}),
-            58..=63 => json!({"op": "apply_coupon", "order_id": id, "code": *rng.pick(&["VIP", "SPRING", "WELCOME", "BOGUS"])}),
+            58..=63 => {
+                json!({"op": "apply_coupon", "order_id": id, "code": *rng.pick(&["VIP", "SPRING", "WELCOME", "BOGUS"])})
+            }
             64..=73 => op("quote", id),
             74..=81 => op("place", id),
             82..=86 => op("ship", id),

@@ -210,10 +210,7 @@ fn encode(p: &mut Stdio, order: &Order) -> Result<(), Failure> {
     if reply.get("hex").and_then(Value::as_str) == Some(hex(&expected).as_str()) {
         return Ok(());
     }
-    let got = reply
-        .get("hex")
-        .and_then(Value::as_str)
-        .and_then(|h| from_hex(h));
+    let got = reply.get("hex").and_then(Value::as_str).and_then(from_hex);
     let explanation = match &got {
         Some(bytes) => wire::explain_difference(&expected, bytes, false)
             .unwrap_or_else(|| "the same records, but not the same bytes".to_string()),

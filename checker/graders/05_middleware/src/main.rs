@@ -8,6 +8,7 @@ mod mw3_security_headers_cors;
 mod mw4_body_parsers;
 mod mw5_request_context;
 mod mw6_token_bucket;
+mod mw7_window_limiters;
 mod support;
 
 fn main() -> std::process::ExitCode {
@@ -35,6 +36,10 @@ fn main() -> std::process::ExitCode {
         backlings_grade::Grader {
             exercise: "mw6_token_bucket",
             grade: mw6_token_bucket::grade,
+        },
+        backlings_grade::Grader {
+            exercise: "mw7_window_limiters",
+            grade: mw7_window_limiters::grade,
         },
     ])
 }

@@ -331,3 +331,49 @@ pub fn request(rng: &mut Rng) -> Built {
     }
     .build()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The bytes on the wire and the JSON a correct parser returns both come from the same parts.
+    #[test]
+    fn builds_the_wire_bytes_and_the_expected_json() {
+        let built = Parts {
+            method: "POST",
+            target: "/a%20b?x=1+2",
+            version: "HTTP/1.1",
+            segments: &["a b"],
+            query: &[("x", "1 2")],
+            headers: &[("HoSt", " example.com\t"), ("Content-Length", " 2")],
+            body: b"hi",
+        }
+        .build();
+        assert_eq!(
+            built.bytes,
+            b"POST /a%20b?x=1+2 HTTP/1.1\r\nHoSt: example.com\t\r\nContent-Length: 2\r\n\r\nhi"
+        );
+        assert_eq!(
+            built.json["headers"],
+            json!([["host", "example.com"], ["content-length", "2"]])
+        );
+        assert_eq!(built.json["body"], "6869");
+    }
+
+    // Seeded requests are framed by their own Content-Length: head, blank line, then exactly the body.
+    #[test]
+    fn seeded_requests_are_well_framed() {
+        let mut rng = Rng::new(7);
+        for _ in 0..200 {
+            let built = request(&mut rng);
+            let body = built.json["body"].as_str().unwrap().len() / 2;
+            let head_end = built
+                .bytes
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .unwrap()
+                + 4;
+            assert_eq!(built.bytes.len(), head_end + body);
+        }
+    }
+}

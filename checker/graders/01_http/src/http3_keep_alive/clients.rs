@@ -225,3 +225,18 @@ pub fn python(server: &mut Server, texts: [&str; 3]) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    // The grader drives the learner's server with curl and python3: without them it cannot grade, so say so loudly.
+    #[test]
+    fn curl_and_python3_are_installed() {
+        for (tool, flag) in [("curl", "--version"), ("python3", "--version")] {
+            let status = std::process::Command::new(tool).arg(flag).output();
+            assert!(
+                status.as_ref().is_ok_and(|output| output.status.success()),
+                "`{tool}` is missing or broken ({status:?}): the grader of http3_keep_alive needs curl and python3"
+            );
+        }
+    }
+}

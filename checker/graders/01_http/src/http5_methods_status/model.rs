@@ -721,3 +721,58 @@ impl Model {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The ETag is FNV-1a 64 of the representation, as the exercise's provided `etag` computes it.
+    #[test]
+    fn etag_is_fnv1a_of_the_representation() {
+        let note = Note {
+            id: 1,
+            title: "a".to_string(),
+            body: None,
+        };
+        assert_eq!(note.repr(), r#"{"id":1,"title":"a"}"#);
+        assert_eq!(note.etag(), "\"34d7685bab6792fc\"");
+    }
+
+    // The model follows the contract's order: a stale If-Match is 412 before a title conflict is 409, and a
+    // second DELETE is 404.
+    #[test]
+    fn follows_the_contract() {
+        let mut model = Model::default();
+        let create = |title: &str| Op::Create {
+            fields: Fields::note(title, None),
+            fault: Fault::None,
+        };
+        assert_eq!(model.apply(&create("a")).status, 201);
+        let stale = model.notes[&1].etag();
+        assert_eq!(model.apply(&create("b")).status, 201);
+        let put = |if_match| Op::Put {
+            id: 1,
+            fields: Fields::note("a", Some("x")),
+            fault: Fault::None,
+            if_match,
+        };
+        assert_eq!(model.apply(&put(None)).status, 200);
+        let conflicting = Op::Put {
+            id: 2,
+            fields: Fields::note("a", None),
+            fault: Fault::None,
+            if_match: Some(IfMatch::Tags(vec![stale])),
+        };
+        assert_eq!(model.apply(&conflicting).status, 412);
+        let delete = Op::Delete {
+            id: 2,
+            if_match: None,
+        };
+        assert_eq!(model.apply(&delete).status, 204);
+        assert_eq!(model.apply(&delete).status, 404);
+        assert_eq!(
+            model.apply(&create("c")).location.as_deref(),
+            Some("/notes/3")
+        );
+    }
+}

@@ -202,7 +202,7 @@ pub fn choose_format(accept: Option<&str>) -> Choice {
 /// Which coding `accept_encoding` (absent: `None`) must get for a body of `body_len` bytes, and why.
 pub fn choose_coding(accept_encoding: Option<&str>, body_len: usize) -> Choice {
     let entries = elements(accept_encoding.unwrap_or(""));
-    let star = entries.iter().find(|e| e.name == "*");
+    let star = entries.iter().filter(|e| e.name == "*").max_by_key(|e| e.q);
     let mut weights = [0u16; 3];
     let mut reasons = Vec::new();
     for (index, coding) in CODINGS.iter().enumerate() {

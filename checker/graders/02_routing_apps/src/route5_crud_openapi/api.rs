@@ -72,7 +72,10 @@ impl Op {
             line.push_str(&format!(" with If-None-Match: {value}"));
         }
         if let Some(body) = &self.body {
-            line.push_str(&format!(" with body {}", crate::support::clip(&String::from_utf8_lossy(body), 300)));
+            line.push_str(&format!(
+                " with body {}",
+                crate::support::clip(&String::from_utf8_lossy(body), 300)
+            ));
         }
         line
     }
@@ -153,10 +156,15 @@ impl Api {
 
     /// Sends `op`, checks the answer against the model, and returns it.
     pub fn call(&mut self, op: &Op) -> Result<Response, Failure> {
-        let not_modified = op.if_none_match.as_ref().is_some_and(|(_, matches)| *matches);
+        let not_modified = op
+            .if_none_match
+            .as_ref()
+            .is_some_and(|(_, matches)| *matches);
         let body = op.body.clone().unwrap_or_default();
         let before = state_line(&self.model);
-        let expect = self.model.apply(&op.method, &op.target, &body, not_modified);
+        let expect = self
+            .model
+            .apply(&op.method, &op.target, &body, not_modified);
         let request = op.request();
         self.connection.send(&request)?;
         let response = match self.connection.read_response(false) {
@@ -172,7 +180,11 @@ impl Api {
                 template,
                 status: response.status,
                 media_type: media_type(&response),
-                body: if response.body.is_empty() { None } else { json_body(&response).ok() },
+                body: if response.body.is_empty() {
+                    None
+                } else {
+                    json_body(&response).ok()
+                },
                 sent: op.describe(),
             });
         }
@@ -208,9 +220,11 @@ impl Api {
         }
         match expect {
             Expect::Item { item, .. } => self.check_item(op, item, response),
-            Expect::List(items) => {
-                check_json(response, &Value::Array(items.clone()), "GET /items lists every item, ordered by id")
-            }
+            Expect::List(items) => check_json(
+                response,
+                &Value::Array(items.clone()),
+                "GET /items lists every item, ordered by id",
+            ),
             Expect::NoContent => {
                 check_empty(response, "a 204 has no body")?;
                 if let Some(id) = route(&op.target).and_then(member_id) {
@@ -228,7 +242,12 @@ impl Api {
                 }
                 Ok(())
             }
-            Expect::Problem { status, pointers, allow, .. } => check_problem(*status, pointers, allow, response),
+            Expect::Problem {
+                status,
+                pointers,
+                allow,
+                ..
+            } => check_problem(*status, pointers, allow, response),
         }
     }
 
@@ -260,20 +279,32 @@ impl Api {
         if response.status == 201 {
             let location = response.header("Location").unwrap_or("");
             let path = format!("/items/{id}");
-            let absolute = location.starts_with("http://") && location.ends_with(&path)
+            let absolute = location.starts_with("http://")
+                && location.ends_with(&path)
                 && location.matches('/').count() == 4;
             if location != path && !absolute {
-                return Err(Failure::new("a 201 names the new resource in Location: /items/{id}")
-                    .expected(format!("Location: {path}"))
-                    .got(if location.is_empty() { "no Location".to_string() } else { format!("Location: {location}") }));
+                return Err(
+                    Failure::new("a 201 names the new resource in Location: /items/{id}")
+                        .expected(format!("Location: {path}"))
+                        .got(if location.is_empty() {
+                            "no Location".to_string()
+                        } else {
+                            format!("Location: {location}")
+                        }),
+                );
             }
         }
         let Some(tag) = response.header("ETag").map(str::to_string) else {
-            return Err(Failure::new("every response carrying an item carries its ETag")
-                .expected("an ETag header, e.g. ETag: \"5e1a…\"")
-                .got(summary_with_etag(response)));
+            return Err(
+                Failure::new("every response carrying an item carries its ETag")
+                    .expected("an ETag header, e.g. ETag: \"5e1a…\"")
+                    .got(summary_with_etag(response)),
+            );
         };
-        let strong = tag.len() >= 2 && tag.starts_with('"') && tag.ends_with('"') && !tag[1..tag.len() - 1].contains('"');
+        let strong = tag.len() >= 2
+            && tag.starts_with('"')
+            && tag.ends_with('"')
+            && !tag[1..tag.len() - 1].contains('"');
         if !strong {
             return Err(Failure::new(
                 "an ETag is a strong entity tag: opaque characters inside one pair of double quotes, like \"5e1a\"",
@@ -334,14 +365,27 @@ fn state_line(model: &Model) -> String {
 
 fn expected_summary(expect: &Expect) -> String {
     match expect {
-        Expect::Item { status, item } => format!("{status} · application/json · body {}", show(item)),
-        Expect::List(items) => format!("200 · application/json · body {}", show(&Value::Array(items.clone()))),
+        Expect::Item { status, item } => {
+            format!("{status} · application/json · body {}", show(item))
+        }
+        Expect::List(items) => format!(
+            "200 · application/json · body {}",
+            show(&Value::Array(items.clone()))
+        ),
         Expect::NoContent => "204 · no body".to_string(),
         Expect::NotModified { .. } => "304 · ETag · no body".to_string(),
-        Expect::Problem { status, pointers, allow, .. } => {
+        Expect::Problem {
+            status,
+            pointers,
+            allow,
+            ..
+        } => {
             let mut line = format!("{status} · application/problem+json");
             if !pointers.is_empty() {
-                line.push_str(&format!(" · errors at {}", pointers.iter().cloned().collect::<Vec<_>>().join(", ")));
+                line.push_str(&format!(
+                    " · errors at {}",
+                    pointers.iter().cloned().collect::<Vec<_>>().join(", ")
+                ));
             }
             if !allow.is_empty() {
                 line.push_str(&format!(" · Allow: {}", allow.join(", ")));
@@ -394,7 +438,8 @@ fn check_problem(
         )
         .got(summary(response)));
     }
-    let body = json_body(response).map_err(|why| Failure::new("a problem details body is a JSON object").got(why))?;
+    let body = json_body(response)
+        .map_err(|why| Failure::new("a problem details body is a JSON object").got(why))?;
     if body.get("status").and_then(Value::as_u64) != Some(u64::from(status))
         || !body.get("title").is_some_and(Value::is_string)
     {
@@ -406,8 +451,10 @@ fn check_problem(
     }
     if status == 422 {
         let Some(errors) = body.get("errors").and_then(Value::as_array) else {
-            return Err(Failure::new("a 422 lists the invalid fields in `errors`: [{\"pointer\": …, \"detail\": …}]")
-                .got(show(&body)));
+            return Err(Failure::new(
+                "a 422 lists the invalid fields in `errors`: [{\"pointer\": …, \"detail\": …}]",
+            )
+            .got(show(&body)));
         };
         let mut got = BTreeSet::new();
         for error in errors {
@@ -415,11 +462,14 @@ fn check_problem(
                 error.get("pointer").and_then(Value::as_str),
                 error.get("detail").and_then(Value::as_str),
             ) else {
-                return Err(Failure::new("each entry of `errors` has a `pointer` and a `detail`, both strings")
-                    .got(show(error)));
+                return Err(Failure::new(
+                    "each entry of `errors` has a `pointer` and a `detail`, both strings",
+                )
+                .got(show(error)));
             };
             if !got.insert(pointer.to_string()) {
-                return Err(Failure::new("each invalid field is listed once").got(format!("{pointer} twice")));
+                return Err(Failure::new("each invalid field is listed once")
+                    .got(format!("{pointer} twice")));
             }
         }
         if got != *pointers {
@@ -435,7 +485,9 @@ fn check_problem(
                 failure = failure.detail(format!("invalid but not reported: {missing:?}"));
             }
             if !extra.is_empty() {
-                failure = failure.detail(format!("reported but not invalid (or not written this way): {extra:?}"));
+                failure = failure.detail(format!(
+                    "reported but not invalid (or not written this way): {extra:?}"
+                ));
             }
             return Err(failure);
         }
@@ -443,7 +495,11 @@ fn check_problem(
     if !allow.is_empty() {
         let want: BTreeSet<&str> = allow.iter().copied().collect();
         let header = response.header("Allow").unwrap_or("");
-        let got: BTreeSet<&str> = header.split(',').map(str::trim).filter(|m| !m.is_empty()).collect();
+        let got: BTreeSet<&str> = header
+            .split(',')
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .collect();
         if got != want {
             return Err(Failure::new(
                 "a 405 lists, in Allow, exactly the methods the resource supports (so a client can correct itself)",

@@ -36,7 +36,14 @@ const NAMES: [&str; 6] = [
     "Ergonomic chair",
     "USB-C hub",
 ];
-const TAGS: [&str; 6] = ["home", "office", "sale", "new", "kitchen", "ßßßßßßßßßßßßßßßßßßßß"];
+const TAGS: [&str; 6] = [
+    "home",
+    "office",
+    "sale",
+    "new",
+    "kitchen",
+    "ßßßßßßßßßßßßßßßßßßßß",
+];
 
 /// A valid name: usually ordinary, sometimes exactly 80 characters of two bytes each.
 fn name(rng: &mut Rng) -> Value {
@@ -100,9 +107,32 @@ pub fn full(rng: &mut Rng, sku: &str) -> Value {
 /// A wrong value for `field` (or `None` to remove it), from the mistakes clients really send.
 fn fault(rng: &mut Rng, field: &str) -> Option<Value> {
     let choices: Vec<Option<Value>> = match field {
-        "sku" => vec![None, Some(Value::Null), Some(json!("ab-12")), Some(json!("AB")), Some(json!("ABCDEFGHIJKLMNOPQ")), Some(json!(1234)), Some(json!("AB 12"))],
-        "name" => vec![None, Some(json!("")), Some(json!("   ")), Some(json!("x".repeat(81))), Some(json!("é".repeat(81))), Some(json!(42)), Some(json!(["lamp"]))],
-        "price_cents" => vec![None, Some(json!(-1)), Some(json!(9.99)), Some(json!("100")), Some(json!(MAX_PRICE_CENTS + 1)), Some(json!(true))],
+        "sku" => vec![
+            None,
+            Some(Value::Null),
+            Some(json!("ab-12")),
+            Some(json!("AB")),
+            Some(json!("ABCDEFGHIJKLMNOPQ")),
+            Some(json!(1234)),
+            Some(json!("AB 12")),
+        ],
+        "name" => vec![
+            None,
+            Some(json!("")),
+            Some(json!("   ")),
+            Some(json!("x".repeat(81))),
+            Some(json!("é".repeat(81))),
+            Some(json!(42)),
+            Some(json!(["lamp"])),
+        ],
+        "price_cents" => vec![
+            None,
+            Some(json!(-1)),
+            Some(json!(9.99)),
+            Some(json!("100")),
+            Some(json!(MAX_PRICE_CENTS + 1)),
+            Some(json!(true)),
+        ],
         "tags" => vec![
             Some(json!("home")),
             Some(json!(["a", "b", "c", "d", "e", "f"])),
@@ -111,7 +141,11 @@ fn fault(rng: &mut Rng, field: &str) -> Option<Value> {
             Some(json!([7])),
             Some(json!({"home": true})),
         ],
-        _ => vec![Some(json!(5)), Some(json!("ü".repeat(201))), Some(json!(["a"]))],
+        _ => vec![
+            Some(json!(5)),
+            Some(json!("ü".repeat(201))),
+            Some(json!(["a"])),
+        ],
     };
     rng.pick(&choices).clone()
 }

@@ -18,23 +18,39 @@ const ROUTES: [(&str, &[&str]); 3] = [
     ("/openapi.json", &["get"]),
 ];
 /// The keys of a path item that are operations.
-const OPERATIONS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const OPERATIONS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
 /// Checks the structure of the document.
 pub fn check_shape(document: &Value) -> Result<(), Failure> {
-    let version = document.get("openapi").and_then(Value::as_str).unwrap_or("");
+    let version = document
+        .get("openapi")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if !version.starts_with("3.") {
-        return Err(Failure::new("the document is OpenAPI 3: `\"openapi\": \"3.1.0\"`")
-            .got(format!("openapi: {}", document.get("openapi").map_or("missing".into(), show))));
+        return Err(
+            Failure::new("the document is OpenAPI 3: `\"openapi\": \"3.1.0\"`").got(format!(
+                "openapi: {}",
+                document.get("openapi").map_or("missing".into(), show)
+            )),
+        );
     }
     let info = document.get("info");
     for field in ["title", "version"] {
-        if !info.and_then(|i| i.get(field)).is_some_and(Value::is_string) {
-            return Err(Failure::new(format!("the document has `info.{field}`, a string (OpenAPI requires it)")));
+        if !info
+            .and_then(|i| i.get(field))
+            .is_some_and(Value::is_string)
+        {
+            return Err(Failure::new(format!(
+                "the document has `info.{field}`, a string (OpenAPI requires it)"
+            )));
         }
     }
     let Some(paths) = document.get("paths").and_then(Value::as_object) else {
-        return Err(Failure::new("the document has `paths`, an object of path templates"));
+        return Err(Failure::new(
+            "the document has `paths`, an object of path templates",
+        ));
     };
     for key in paths.keys() {
         if !ROUTES.iter().any(|(template, _)| template == key) {
@@ -51,9 +67,15 @@ pub fn check_shape(document: &Value) -> Result<(), Failure> {
             if template == "/openapi.json" {
                 continue;
             }
-            return Err(Failure::new(format!("the document describes `{template}`: it is missing from paths")));
+            return Err(Failure::new(format!(
+                "the document describes `{template}`: it is missing from paths"
+            )));
         };
-        let documented: BTreeSet<&str> = OPERATIONS.iter().copied().filter(|op| item.get(*op).is_some()).collect();
+        let documented: BTreeSet<&str> = OPERATIONS
+            .iter()
+            .copied()
+            .filter(|op| item.get(*op).is_some())
+            .collect();
         let served: BTreeSet<&str> = methods.iter().copied().collect();
         if documented != served {
             return Err(Failure::new(format!(
@@ -124,7 +146,12 @@ fn ok_schema<'a>(document: &'a Value, template: &str, method: &str) -> Result<&'
     let validator = Validator::new(document);
     let response = document["paths"][template][method]["responses"]
         .get("200")
-        .ok_or_else(|| Failure::new(format!("`{} {template}` documents its 200 answer", method.to_uppercase())))?;
+        .ok_or_else(|| {
+            Failure::new(format!(
+                "`{} {template}` documents its 200 answer",
+                method.to_uppercase()
+            ))
+        })?;
     let response = validator.resolve(response).map_err(Failure::new)?;
     response
         .pointer("/content/application~1json/schema")
@@ -144,17 +171,44 @@ pub fn check_item_schema(document: &Value) -> Result<(), Failure> {
         json!({"id": 7, "sku": "ZZ9", "name": "é", "price_cents": 0, "tags": ["home", "light"], "description": "warm"}),
     ];
     let broken = [
-        ("`sku` missing", json!({"id": 1, "name": "n", "price_cents": 1, "tags": [], "description": null})),
-        ("`id` missing", json!({"sku": "AB-12", "name": "n", "price_cents": 1, "tags": [], "description": null})),
-        ("`price_cents` a string", json!({"id": 1, "sku": "AB-12", "name": "n", "price_cents": "1", "tags": [], "description": null})),
-        ("`price_cents` a fraction", json!({"id": 1, "sku": "AB-12", "name": "n", "price_cents": 9.99, "tags": [], "description": null})),
-        ("`tags` a string", json!({"id": 1, "sku": "AB-12", "name": "n", "price_cents": 1, "tags": "home", "description": null})),
-        ("`description` a number", json!({"id": 1, "sku": "AB-12", "name": "n", "price_cents": 1, "tags": [], "description": 5})),
-        ("an unknown member `colour`", json!({"id": 1, "sku": "AB-12", "name": "n", "price_cents": 1, "tags": [], "description": null, "colour": "red"})),
+        (
+            "`sku` missing",
+            json!({"id": 1, "name": "n", "price_cents": 1, "tags": [], "description": null}),
+        ),
+        (
+            "`id` missing",
+            json!({"sku": "AB-12", "name": "n", "price_cents": 1, "tags": [], "description": null}),
+        ),
+        (
+            "`price_cents` a string",
+            json!({"id": 1, "sku": "AB-12", "name": "n", "price_cents": "1", "tags": [], "description": null}),
+        ),
+        (
+            "`price_cents` a fraction",
+            json!({"id": 1, "sku": "AB-12", "name": "n", "price_cents": 9.99, "tags": [], "description": null}),
+        ),
+        (
+            "`tags` a string",
+            json!({"id": 1, "sku": "AB-12", "name": "n", "price_cents": 1, "tags": "home", "description": null}),
+        ),
+        (
+            "`description` a number",
+            json!({"id": 1, "sku": "AB-12", "name": "n", "price_cents": 1, "tags": [], "description": 5}),
+        ),
+        (
+            "an unknown member `colour`",
+            json!({"id": 1, "sku": "AB-12", "name": "n", "price_cents": 1, "tags": [], "description": null, "colour": "red"}),
+        ),
     ];
     for (template, method) in [("/items/{id}", "get"), ("/items", "get")] {
         let schema = ok_schema(document, template, method)?;
-        let wrap = |item: &Value| if template == "/items" { json!([item]) } else { item.clone() };
+        let wrap = |item: &Value| {
+            if template == "/items" {
+                json!([item])
+            } else {
+                item.clone()
+            }
+        };
         let operation = format!("GET {template}");
         for item in &good {
             if let Err((at, why)) = validator.validate(schema, &wrap(item)) {
@@ -186,7 +240,12 @@ pub fn check_observations(document: &Value, observed: &[Observation]) -> Result<
         let Some(operation) = document["paths"][seen.template].get(&method) else {
             continue; // A 405: the operation is not served, so not documented.
         };
-        let key = (method.clone(), seen.template, seen.status, seen.body.as_ref().map(Value::to_string));
+        let key = (
+            method.clone(),
+            seen.template,
+            seen.status,
+            seen.body.as_ref().map(Value::to_string),
+        );
         if !checked.insert(key) {
             continue;
         }
@@ -212,7 +271,8 @@ pub fn check_observations(document: &Value, observed: &[Observation]) -> Result<
         let response = validator.resolve(response).map_err(Failure::new)?;
         let Some(body) = &seen.body else { continue };
         let content = response.get("content").and_then(Value::as_object);
-        let Some(media) = content.and_then(|c| c.get(&seen.media_type).or_else(|| c.get("*/*"))) else {
+        let Some(media) = content.and_then(|c| c.get(&seen.media_type).or_else(|| c.get("*/*")))
+        else {
             return Err(Failure::new(format!(
                 "the documented answer {} of `{} {}` lists the media type the server really sends",
                 seen.status, seen.method, seen.template
@@ -220,10 +280,16 @@ pub fn check_observations(document: &Value, observed: &[Observation]) -> Result<
             .expected(format!("content: {{\"{}\": …}}", seen.media_type))
             .got(format!(
                 "content: {}",
-                content.map_or("none".into(), |c| c.keys().cloned().collect::<Vec<_>>().join(", "))
+                content.map_or("none".into(), |c| c
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "))
             )));
         };
-        let Some(schema) = media.get("schema") else { continue };
+        let Some(schema) = media.get("schema") else {
+            continue;
+        };
         if let Err((at, why)) = validator.validate(schema, body) {
             return Err(Failure::new(format!(
                 "every body the server sends matches its documented schema: the {} answer of `{} {}` does not",

@@ -96,7 +96,10 @@ impl Model {
     /// `not_modified`: the request carries an `If-None-Match` that matches the item's current ETag.
     pub fn apply(&mut self, method: &str, path: &str, body: &[u8], not_modified: bool) -> Expect {
         let Some(target) = route(path) else {
-            return Expect::problem(404, "a path that names no resource is 404, whatever the method");
+            return Expect::problem(
+                404,
+                "a path that names no resource is 404, whatever the method",
+            );
         };
         if !target.methods().contains(&method) {
             return Expect::Problem {
@@ -188,13 +191,18 @@ fn with_id(mut item: Value, id: u64) -> Value {
 }
 
 fn missing(id: u64) -> Expect {
-    Expect::problem(404, format!("there is no item {id} (never created, or deleted): 404"))
+    Expect::problem(
+        404,
+        format!("there is no item {id} (never created, or deleted): 404"),
+    )
 }
 
 fn duplicate(sku: &Value, owner: u64) -> Expect {
     Expect::problem(
         409,
-        format!("the sku {sku} already belongs to item {owner}: 409 Conflict (checked after validation)"),
+        format!(
+            "the sku {sku} already belongs to item {owner}: 409 Conflict (checked after validation)"
+        ),
     )
 }
 
@@ -320,13 +328,24 @@ mod tests {
         let body = json!({"sku": "ab", "price_cents": 9.99, "tags": ["ok", "", 3, "a", "b", "c"], "id": 4, "a/b": 1, "m~n": 2});
         assert_eq!(
             pointers(body),
-            ["/a~1b", "/id", "/m~0n", "/name", "/price_cents", "/sku", "/tags", "/tags/1", "/tags/2"]
+            [
+                "/a~1b",
+                "/id",
+                "/m~0n",
+                "/name",
+                "/price_cents",
+                "/sku",
+                "/tags",
+                "/tags/1",
+                "/tags/2"
+            ]
         );
     }
 
     #[test]
     fn characters_not_bytes() {
-        let body = json!({"sku": "ABC", "name": "é".repeat(80), "price_cents": 0, "description": null});
+        let body =
+            json!({"sku": "ABC", "name": "é".repeat(80), "price_cents": 0, "description": null});
         let item = validate(body.as_object().unwrap()).unwrap();
         assert_eq!(item["tags"], json!([]));
         assert_eq!(item["description"], Value::Null);
@@ -335,7 +354,14 @@ mod tests {
     #[test]
     fn routes_canonical_ids_only() {
         assert_eq!(route("/items/12"), Some(Target::Member(12)));
-        for path in ["/items/", "/items/007", "/items/0", "/items/1/x", "/items/abc", "/item"] {
+        for path in [
+            "/items/",
+            "/items/007",
+            "/items/0",
+            "/items/1/x",
+            "/items/abc",
+            "/item",
+        ] {
             assert_eq!(route(path), None, "{path}");
         }
     }
@@ -343,12 +369,35 @@ mod tests {
     #[test]
     fn patch_then_validate() {
         let mut model = Model::default();
-        let created = model.apply("POST", "/items", br#"{"sku":"AAA","name":"n","price_cents":1,"description":"d","tags":["x"]}"#, false);
+        let created = model.apply(
+            "POST",
+            "/items",
+            br#"{"sku":"AAA","name":"n","price_cents":1,"description":"d","tags":["x"]}"#,
+            false,
+        );
         assert!(matches!(created, Expect::Item { status: 201, .. }));
-        let patched = model.apply("PATCH", "/items/1", br#"{"description":null,"tags":null}"#, false);
-        let Expect::Item { item, .. } = patched else { panic!() };
-        assert_eq!(item, json!({"id":1,"sku":"AAA","name":"n","price_cents":1,"tags":[],"description":null}));
-        let Expect::Problem { status, pointers, .. } = model.apply("PATCH", "/items/1", br#"{"name":null}"#, None) else { panic!() };
-        assert_eq!((status, pointers.into_iter().collect::<Vec<_>>()), (422, vec!["/name".to_string()]));
+        let patched = model.apply(
+            "PATCH",
+            "/items/1",
+            br#"{"description":null,"tags":null}"#,
+            false,
+        );
+        let Expect::Item { item, .. } = patched else {
+            panic!()
+        };
+        assert_eq!(
+            item,
+            json!({"id":1,"sku":"AAA","name":"n","price_cents":1,"tags":[],"description":null})
+        );
+        let Expect::Problem {
+            status, pointers, ..
+        } = model.apply("PATCH", "/items/1", br#"{"name":null}"#, false)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (status, pointers.into_iter().collect::<Vec<_>>()),
+            (422, vec!["/name".to_string()])
+        );
     }
 }

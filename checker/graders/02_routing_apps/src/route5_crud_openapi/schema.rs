@@ -34,20 +34,25 @@ impl<'a> Validator<'a> {
             match schema.get("$ref").and_then(Value::as_str) {
                 None => return Ok(schema),
                 Some(reference) => {
-                    let pointer = reference
-                        .strip_prefix('#')
-                        .ok_or_else(|| format!("`$ref: {reference}` is not a reference into this document"))?;
-                    schema = self
-                        .document
-                        .pointer(pointer)
-                        .ok_or_else(|| format!("`$ref: {reference}` points at nothing in the document"))?;
+                    let pointer = reference.strip_prefix('#').ok_or_else(|| {
+                        format!("`$ref: {reference}` is not a reference into this document")
+                    })?;
+                    schema = self.document.pointer(pointer).ok_or_else(|| {
+                        format!("`$ref: {reference}` points at nothing in the document")
+                    })?;
                 }
             }
         }
         Err("a `$ref` cycle".into())
     }
 
-    fn check(&self, schema: &Value, instance: &Value, at: &str, depth: usize) -> Result<(), (String, String)> {
+    fn check(
+        &self,
+        schema: &Value,
+        instance: &Value,
+        at: &str,
+        depth: usize,
+    ) -> Result<(), (String, String)> {
         let fail = |why: String| Err((at.to_string(), why));
         if depth > MAX_DEPTH {
             return fail("the schema nests too deep (a `$ref` cycle?)".into());
@@ -80,7 +85,11 @@ impl<'a> Validator<'a> {
         if let Some(Value::Array(options)) = schema.get("enum")
             && !options.contains(instance)
         {
-            return fail(format!("{} is not one of {}", short(instance), Value::Array(options.clone())));
+            return fail(format!(
+                "{} is not one of {}",
+                short(instance),
+                Value::Array(options.clone())
+            ));
         }
         if let Some(constant) = schema.get("const")
             && constant != instance
@@ -96,7 +105,9 @@ impl<'a> Validator<'a> {
             }
         }
         if let Some(Value::Array(any)) = schema.get("anyOf")
-            && !any.iter().any(|part| self.check(part, instance, at, depth + 1).is_ok())
+            && !any
+                .iter()
+                .any(|part| self.check(part, instance, at, depth + 1).is_ok())
         {
             return fail(format!("{} matches none of `anyOf`", short(instance)));
         }
@@ -106,7 +117,10 @@ impl<'a> Validator<'a> {
                 .filter(|part| self.check(part, instance, at, depth + 1).is_ok())
                 .count();
             if matching != 1 {
-                return fail(format!("{} matches {matching} of `oneOf`, not exactly 1", short(instance)));
+                return fail(format!(
+                    "{} matches {matching} of `oneOf`, not exactly 1",
+                    short(instance)
+                ));
             }
         }
         if let Some(not) = schema.get("not")
@@ -117,14 +131,23 @@ impl<'a> Validator<'a> {
         Ok(())
     }
 
-    fn check_object(&self, schema: &Value, instance: &Value, at: &str, depth: usize) -> Result<(), (String, String)> {
+    fn check_object(
+        &self,
+        schema: &Value,
+        instance: &Value,
+        at: &str,
+        depth: usize,
+    ) -> Result<(), (String, String)> {
         let Value::Object(object) = instance else {
             return Ok(());
         };
         if let Some(Value::Array(required)) = schema.get("required") {
             for name in required.iter().filter_map(Value::as_str) {
                 if !object.contains_key(name) {
-                    return Err((at.to_string(), format!("the required member `{name}` is missing")));
+                    return Err((
+                        at.to_string(),
+                        format!("the required member `{name}` is missing"),
+                    ));
                 }
             }
         }
@@ -135,9 +158,16 @@ impl<'a> Validator<'a> {
                 Some(property) => self.check(property, value, &inner, depth + 1)?,
                 None => match schema.get("additionalProperties") {
                     Some(Value::Bool(false)) => {
-                        return Err((inner, format!("the member `{name}` is not allowed (additionalProperties: false)")));
+                        return Err((
+                            inner,
+                            format!(
+                                "the member `{name}` is not allowed (additionalProperties: false)"
+                            ),
+                        ));
                     }
-                    Some(extra @ Value::Object(_)) => self.check(extra, value, &inner, depth + 1)?,
+                    Some(extra @ Value::Object(_)) => {
+                        self.check(extra, value, &inner, depth + 1)?
+                    }
                     _ => {}
                 },
             }
@@ -145,7 +175,13 @@ impl<'a> Validator<'a> {
         Ok(())
     }
 
-    fn check_array(&self, schema: &Value, instance: &Value, at: &str, depth: usize) -> Result<(), (String, String)> {
+    fn check_array(
+        &self,
+        schema: &Value,
+        instance: &Value,
+        at: &str,
+        depth: usize,
+    ) -> Result<(), (String, String)> {
         let Value::Array(elements) = instance else {
             return Ok(());
         };
@@ -153,14 +189,23 @@ impl<'a> Validator<'a> {
         if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
             && count < min
         {
-            return Err((at.to_string(), format!("{count} elements, fewer than minItems {min}")));
+            return Err((
+                at.to_string(),
+                format!("{count} elements, fewer than minItems {min}"),
+            ));
         }
         if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
             && count > max
         {
-            return Err((at.to_string(), format!("{count} elements, more than maxItems {max}")));
+            return Err((
+                at.to_string(),
+                format!("{count} elements, more than maxItems {max}"),
+            ));
         }
-        if let Some(items) = schema.get("items").filter(|items| items.is_object() || items.is_boolean()) {
+        if let Some(items) = schema
+            .get("items")
+            .filter(|items| items.is_object() || items.is_boolean())
+        {
             for (index, element) in elements.iter().enumerate() {
                 self.check(items, element, &format!("{at}/{index}"), depth + 1)?;
             }
@@ -175,12 +220,16 @@ fn check_bounds(schema: &Value, instance: &Value) -> Result<(), String> {
         if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
             && length < min
         {
-            return Err(format!("a string of {length} characters, shorter than minLength {min}"));
+            return Err(format!(
+                "a string of {length} characters, shorter than minLength {min}"
+            ));
         }
         if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
             && length > max
         {
-            return Err(format!("a string of {length} characters, longer than maxLength {max}"));
+            return Err(format!(
+                "a string of {length} characters, longer than maxLength {max}"
+            ));
         }
     }
     if let Some(number) = instance.as_f64() {
@@ -206,7 +255,11 @@ fn has_type(instance: &Value, name: &str) -> bool {
         "array" => instance.is_array(),
         "string" => instance.is_string(),
         "number" => instance.is_number(),
-        "integer" => instance.is_i64() || instance.is_u64() || instance.as_f64().is_some_and(|f| f.fract() == 0.0),
+        "integer" => {
+            instance.is_i64()
+                || instance.is_u64()
+                || instance.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
         _ => false,
     }
 }
@@ -229,11 +282,36 @@ mod tests {
         }}}});
         let validator = Validator::new(&document);
         let schema = json!({"type": "array", "items": {"$ref": "#/components/schemas/Item"}});
-        assert!(validator.validate(&schema, &json!([{"id": 1, "note": null}, {"id": 2, "note": "abc"}])).is_ok());
-        assert_eq!(validator.validate(&schema, &json!([{"id": 1}, {"id": "2"}])).unwrap_err().0, "/1/id");
-        assert!(validator.validate(&schema, &json!([{"id": 1, "x": 1}])).is_err());
-        assert!(validator.validate(&schema, &json!([{"note": "a"}])).is_err());
-        assert!(validator.validate(&schema, &json!([{"id": 1, "note": "abcd"}])).is_err());
+        assert!(
+            validator
+                .validate(
+                    &schema,
+                    &json!([{"id": 1, "note": null}, {"id": 2, "note": "abc"}])
+                )
+                .is_ok()
+        );
+        assert_eq!(
+            validator
+                .validate(&schema, &json!([{"id": 1}, {"id": "2"}]))
+                .unwrap_err()
+                .0,
+            "/1/id"
+        );
+        assert!(
+            validator
+                .validate(&schema, &json!([{"id": 1, "x": 1}]))
+                .is_err()
+        );
+        assert!(
+            validator
+                .validate(&schema, &json!([{"note": "a"}]))
+                .is_err()
+        );
+        assert!(
+            validator
+                .validate(&schema, &json!([{"id": 1, "note": "abcd"}]))
+                .is_err()
+        );
     }
 
     #[test]

@@ -27,7 +27,10 @@ pub struct Reply {
 /// A running program behind one door.
 pub enum Front {
     Stdio(Stdio),
-    Http { server: Server, connection: Connection },
+    Http {
+        server: Server,
+        connection: Connection,
+    },
 }
 
 impl Front {
@@ -111,17 +114,26 @@ impl Front {
             return Ok((0, None));
         };
         let response = connection.request(request)?;
-        let code = json_body(&response).ok().as_ref().and_then(error_outcome).and_then(|o| match o {
-            Outcome::Err { code, .. } => Some(code),
-            Outcome::Ok(_) => None,
-        });
+        let code = json_body(&response)
+            .ok()
+            .as_ref()
+            .and_then(error_outcome)
+            .and_then(|o| match o {
+                Outcome::Err { code, .. } => Some(code),
+                Outcome::Ok(_) => None,
+            });
         Ok((response.status, code))
     }
 }
 
 fn command(step: &Step) -> Value {
     match step {
-        Step::Create { now, title, due_at, omit_due } => {
+        Step::Create {
+            now,
+            title,
+            due_at,
+            omit_due,
+        } => {
             let mut command = json!({"op": "create", "now": now, "title": title});
             if !omit_due {
                 command["due_at"] = json!(due_at);
@@ -136,12 +148,25 @@ fn command(step: &Step) -> Value {
 
 fn http_request(step: &Step) -> Request {
     let (request, now) = match step {
-        Step::Create { now, title, due_at, omit_due } => {
+        Step::Create {
+            now,
+            title,
+            due_at,
+            omit_due,
+        } => {
             let mut body = json!({"title": title});
             if !omit_due {
                 body["due_at"] = json!(due_at);
             }
-            (body_request("POST", "/tasks", "application/json", body.to_string().as_bytes()), now)
+            (
+                body_request(
+                    "POST",
+                    "/tasks",
+                    "application/json",
+                    body.to_string().as_bytes(),
+                ),
+                now,
+            )
         }
         Step::Get { now, id } => (Request::get(&format!("/tasks/{id}")), now),
         Step::Complete { now, id } => (Request::new("POST", &format!("/tasks/{id}/complete")), now),
@@ -162,7 +187,11 @@ fn error_outcome(body: &Value) -> Option<Outcome> {
     let error = body.get("error")?;
     Some(Outcome::Err {
         code: error.get("code")?.as_str()?.to_string(),
-        message: error.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+        message: error
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
     })
 }
 
@@ -171,7 +200,9 @@ fn stdio_outcome(reply: &Value) -> Result<Outcome, Failure> {
         return Ok(Outcome::Ok(value.clone()));
     }
     error_outcome(reply).ok_or_else(|| {
-        Failure::new("the STDIO adapter answers {\"ok\": …} or {\"error\": {\"code\": …, \"message\": …}}")
-            .got(show(reply))
+        Failure::new(
+            "the STDIO adapter answers {\"ok\": …} or {\"error\": {\"code\": …, \"message\": …}}",
+        )
+        .got(show(reply))
     })
 }

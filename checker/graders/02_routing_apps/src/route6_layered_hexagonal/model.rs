@@ -15,16 +15,27 @@ pub enum Step {
         /// Leave `due_at` out of the request instead of sending `null`.
         omit_due: bool,
     },
-    Get { now: u64, id: u64 },
-    Complete { now: u64, id: u64 },
-    List { now: u64, status: &'static str },
+    Get {
+        now: u64,
+        id: u64,
+    },
+    Complete {
+        now: u64,
+        id: u64,
+    },
+    List {
+        now: u64,
+        status: &'static str,
+    },
 }
 
 impl Step {
     /// The step in words, for a report.
     pub fn describe(&self) -> String {
         match self {
-            Step::Create { now, title, due_at, .. } => format!(
+            Step::Create {
+                now, title, due_at, ..
+            } => format!(
                 "create title {} due_at {} at now {now}",
                 Value::from(title.as_str()),
                 due_at.map_or("null".into(), |d| d.to_string())
@@ -40,7 +51,10 @@ impl Step {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expect {
     Ok(Value),
-    Err { code: &'static str, why: &'static str },
+    Err {
+        code: &'static str,
+        why: &'static str,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -84,7 +98,9 @@ impl Model {
     /// Applies `step` and says what it must answer.
     pub fn apply(&mut self, step: &Step) -> Expect {
         match step {
-            Step::Create { now, title, due_at, .. } => {
+            Step::Create {
+                now, title, due_at, ..
+            } => {
                 let title = title.trim();
                 if !(1..=100).contains(&title.chars().count()) {
                     return Expect::Err {
@@ -200,7 +216,11 @@ pub fn script(rng: &mut Rng) -> Vec<Step> {
     };
 
     let mut titles: Vec<String> = TRICKY_TITLES.iter().map(|t| t.to_string()).collect();
-    titles.extend(PLAIN_TITLES.iter().map(|t| format!("{t} #{}", rng.below(100))));
+    titles.extend(
+        PLAIN_TITLES
+            .iter()
+            .map(|t| format!("{t} #{}", rng.below(100))),
+    );
     titles.push("ü".repeat(100));
     rng.shuffle(&mut titles);
     for title in titles {
@@ -211,7 +231,16 @@ pub fn script(rng: &mut Rng) -> Vec<Step> {
             _ => Some(now + rng.range(5_000, 600_000)),
         };
         let omit_due = due_at.is_none() && rng.chance(1, 2);
-        push(Step::Create { now, title, due_at, omit_due }, &mut model, &mut steps);
+        push(
+            Step::Create {
+                now,
+                title,
+                due_at,
+                omit_due,
+            },
+            &mut model,
+            &mut steps,
+        );
     }
     for (title, due_at) in [
         (String::new(), None),
@@ -219,15 +248,41 @@ pub fn script(rng: &mut Rng) -> Vec<Step> {
         ("x".repeat(101), None),
         ("ü".repeat(101), None),
         ("due now".to_string(), Some(now)),
-        ("due in the past".to_string(), Some(now - rng.range(1, 1_000))),
+        (
+            "due in the past".to_string(),
+            Some(now - rng.range(1, 1_000)),
+        ),
     ] {
-        push(Step::Create { now, title, due_at, omit_due: false }, &mut model, &mut steps);
+        push(
+            Step::Create {
+                now,
+                title,
+                due_at,
+                omit_due: false,
+            },
+            &mut model,
+            &mut steps,
+        );
     }
     let last = model.next_id() - 1;
     for _ in 0..4 {
-        push(Step::Get { now, id: rng.range(1, last) }, &mut model, &mut steps);
+        push(
+            Step::Get {
+                now,
+                id: rng.range(1, last),
+            },
+            &mut model,
+            &mut steps,
+        );
     }
-    push(Step::Get { now, id: last + rng.range(1, 50) }, &mut model, &mut steps);
+    push(
+        Step::Get {
+            now,
+            id: last + rng.range(1, 50),
+        },
+        &mut model,
+        &mut steps,
+    );
 
     // The boundary of overdue: at the due time it is not overdue yet, one millisecond later it is.
     let upcoming = model
@@ -239,7 +294,14 @@ pub fn script(rng: &mut Rng) -> Vec<Step> {
         for at in [due_at, due_at + 1] {
             now = at;
             push(Step::Get { now, id }, &mut model, &mut steps);
-            push(Step::List { now, status: "overdue" }, &mut model, &mut steps);
+            push(
+                Step::List {
+                    now,
+                    status: "overdue",
+                },
+                &mut model,
+                &mut steps,
+            );
         }
     }
     now += rng.range(1_000, 10_000);
@@ -253,7 +315,14 @@ pub fn script(rng: &mut Rng) -> Vec<Step> {
         push(Step::Get { now: now + 1, id }, &mut model, &mut steps);
         push(Step::Complete { now: now + 1, id }, &mut model, &mut steps);
     }
-    push(Step::Complete { now, id: last + 100 }, &mut model, &mut steps);
+    push(
+        Step::Complete {
+            now,
+            id: last + 100,
+        },
+        &mut model,
+        &mut steps,
+    );
     now += rng.range(60_000, 700_000);
     for status in ["all", "open", "done", "overdue"] {
         push(Step::List { now, status }, &mut model, &mut steps);
@@ -266,7 +335,10 @@ pub fn after_restart(rng: &mut Rng, model: &Model, last_now: u64) -> Vec<Step> {
     let mut now = last_now + rng.range(1, 100_000);
     let mut steps = vec![Step::List { now, status: "all" }];
     let last = model.next_id() - 1;
-    steps.push(Step::Get { now, id: rng.range(1, last) });
+    steps.push(Step::Get {
+        now,
+        id: rng.range(1, last),
+    });
     steps.push(Step::Create {
         now,
         title: format!("after the restart {}", rng.word(4)),
@@ -290,6 +362,9 @@ pub fn after_restart(rng: &mut Rng, model: &Model, last_now: u64) -> Vec<Step> {
 /// The time of a step.
 pub fn now_of(step: &Step) -> u64 {
     match step {
-        Step::Create { now, .. } | Step::Get { now, .. } | Step::Complete { now, .. } | Step::List { now, .. } => *now,
+        Step::Create { now, .. }
+        | Step::Get { now, .. }
+        | Step::Complete { now, .. }
+        | Step::List { now, .. } => *now,
     }
 }

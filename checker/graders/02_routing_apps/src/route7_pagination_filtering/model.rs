@@ -75,7 +75,13 @@ impl Query {
             let sort: Vec<String> = self
                 .sort
                 .iter()
-                .map(|(field, descending)| if *descending { format!("-{field}") } else { field.to_string() })
+                .map(|(field, descending)| {
+                    if *descending {
+                        format!("-{field}")
+                    } else {
+                        field.to_string()
+                    }
+                })
                 .collect();
             pairs.push(("sort".into(), sort.join(",")));
         }
@@ -102,7 +108,9 @@ impl Query {
     }
 
     fn selects(&self, product: &Product) -> bool {
-        self.category.as_ref().is_none_or(|c| *c == product.category)
+        self.category
+            .as_ref()
+            .is_none_or(|c| *c == product.category)
             && self.price_min.is_none_or(|min| product.price_cents >= min)
             && self.price_max.is_none_or(|max| product.price_cents <= max)
             && self.rating_min.is_none_or(|min| product.rating >= min)
@@ -152,20 +160,39 @@ impl Query {
     }
 
     /// The keyset page after `after` (the last row served), and whether rows remain after it.
-    pub fn cursor_page(&self, products: &[Product], after: Option<&Product>) -> (Vec<Product>, bool) {
+    pub fn cursor_page(
+        &self,
+        products: &[Product],
+        after: Option<&Product>,
+    ) -> (Vec<Product>, bool) {
         let rest: Vec<&Product> = self
             .select(products)
             .into_iter()
             .filter(|p| after.is_none_or(|last| self.compare(p, last) == Ordering::Greater))
             .collect();
         let more = rest.len() as u64 > self.limit;
-        (rest.into_iter().take(self.limit as usize).cloned().collect(), more)
+        (
+            rest.into_iter()
+                .take(self.limit as usize)
+                .cloned()
+                .collect(),
+            more,
+        )
     }
 }
 
 pub const CATEGORIES: [&str; 4] = ["books", "games", "music", "tools"];
 const PRICES: [u64; 6] = [499, 999, 1999, 2999, 4999, 9999];
-const NOUNS: [&str; 8] = ["lamp", "Lamp", "desk lamp", "Desk", "mug", "chair", "Zebra print", "émile's mug"];
+const NOUNS: [&str; 8] = [
+    "lamp",
+    "Lamp",
+    "desk lamp",
+    "Desk",
+    "mug",
+    "chair",
+    "Zebra print",
+    "émile's mug",
+];
 const MARKS: [&str; 5] = ["", " 50% off", " big_one", " Pro", " (used)"];
 
 /// A new product (not stored yet: `id` is the one it will get).
@@ -203,11 +230,17 @@ pub fn random_query(rng: &mut Rng) -> Query {
         query.rating_min = Some(rng.range(2, 4));
     }
     if rng.chance(1, 5) {
-        query.q = Some(rng.pick(&["lamp", "MUG", "50%", "_", " ", "pro"]).to_string());
+        query.q = Some(
+            rng.pick(&["lamp", "MUG", "50%", "_", " ", "pro"])
+                .to_string(),
+        );
     }
     let mut fields = ["rating", "price_cents", "name", "id"];
     rng.shuffle(&mut fields);
     let count = rng.below(4) as usize;
-    query.sort = fields[..count].iter().map(|f| (*f, rng.chance(1, 2))).collect();
+    query.sort = fields[..count]
+        .iter()
+        .map(|f| (*f, rng.chance(1, 2)))
+        .collect();
     query
 }

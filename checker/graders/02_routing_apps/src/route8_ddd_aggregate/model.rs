@@ -77,11 +77,28 @@ impl Order {
 /// One configured rule.
 #[derive(Debug, Clone)]
 enum Rule {
-    PercentOff { percent: u64, min: u64 },
-    BuyXGetY { sku: String, buy: u64, free: u64 },
-    BulkPrice { sku: String, min_quantity: u64, price: u64 },
-    Coupon { code: String, off: u64 },
-    ShippingFee { fee: u64, free_from: u64 },
+    PercentOff {
+        percent: u64,
+        min: u64,
+    },
+    BuyXGetY {
+        sku: String,
+        buy: u64,
+        free: u64,
+    },
+    BulkPrice {
+        sku: String,
+        min_quantity: u64,
+        price: u64,
+    },
+    Coupon {
+        code: String,
+        off: u64,
+    },
+    ShippingFee {
+        fee: u64,
+        free_from: u64,
+    },
 }
 
 impl Rule {
@@ -98,11 +115,17 @@ impl Rule {
     fn adjust(&self, order: &Order, running: u64) -> i64 {
         let line = |sku: &str| order.lines.iter().find(|l| l.sku == sku);
         match self {
-            Rule::PercentOff { percent, min } if running >= *min => -((running * percent / 100) as i64),
-            Rule::BuyXGetY { sku, buy, free } => {
-                line(sku).map_or(0, |l| -(((l.quantity / (buy + free)) * free * l.price) as i64))
+            Rule::PercentOff { percent, min } if running >= *min => {
+                -((running * percent / 100) as i64)
             }
-            Rule::BulkPrice { sku, min_quantity, price } => line(sku)
+            Rule::BuyXGetY { sku, buy, free } => line(sku).map_or(0, |l| {
+                -(((l.quantity / (buy + free)) * free * l.price) as i64)
+            }),
+            Rule::BulkPrice {
+                sku,
+                min_quantity,
+                price,
+            } => line(sku)
                 .filter(|l| l.quantity >= *min_quantity && l.price > *price)
                 .map_or(0, |l| -((l.quantity * (l.price - price)) as i64)),
             Rule::Coupon { code, off } if order.coupon.as_deref() == Some(code) => -(*off as i64),
@@ -114,7 +137,10 @@ impl Rule {
 
 pub fn is_sku(text: &str) -> bool {
     let b = text.as_bytes();
-    b.len() == 7 && b[..3].iter().all(u8::is_ascii_uppercase) && b[3] == b'-' && b[4..].iter().all(u8::is_ascii_digit)
+    b.len() == 7
+        && b[..3].iter().all(u8::is_ascii_uppercase)
+        && b[3] == b'-'
+        && b[4..].iter().all(u8::is_ascii_digit)
 }
 
 /// A rule from its configuration, or `None` when the configuration is invalid.
@@ -133,7 +159,12 @@ fn parse_rule(config: &Value) -> Option<Rule> {
         return None;
     }
     let number = |name: &str| object[name].as_u64();
-    let sku = || object["sku"].as_str().filter(|s| is_sku(s)).map(str::to_string);
+    let sku = || {
+        object["sku"]
+            .as_str()
+            .filter(|s| is_sku(s))
+            .map(str::to_string)
+    };
     Some(match kind {
         "percent_off" => Rule::PercentOff {
             percent: number("percent").filter(|p| (1..=100).contains(p))?,
@@ -200,7 +231,9 @@ impl Model {
         if op == "configure" {
             let configs = request["rules"].as_array().cloned().unwrap_or_default();
             let rules: Option<Vec<Rule>> = configs.iter().map(parse_rule).collect();
-            let Some(rules) = rules else { return Expect::Rejected("invalid_config") };
+            let Some(rules) = rules else {
+                return Expect::Rejected("invalid_config");
+            };
             let mut codes: Vec<&str> = rules
                 .iter()
                 .filter_map(|r| match r {
@@ -244,7 +277,10 @@ impl Model {
                 version: 1,
             };
             self.orders.insert(id.clone(), order);
-            let created = event("OrderCreated", json!({"customer_id": request["customer_id"], "currency": currency}));
+            let created = event(
+                "OrderCreated",
+                json!({"customer_id": request["customer_id"], "currency": currency}),
+            );
             return self.publish(&id, created);
         }
         let Some(order) = self.orders.get(&id).cloned() else {
@@ -281,11 +317,18 @@ impl Model {
                     }
                     Some(line) => {
                         line.quantity += quantity;
-                        event("LineQuantityChanged", json!({"sku": sku, "quantity": line.quantity}))
+                        event(
+                            "LineQuantityChanged",
+                            json!({"sku": sku, "quantity": line.quantity}),
+                        )
                     }
                     None if line_count >= MAX_LINES => return Expect::Rejected("too_many_lines"),
                     None => {
-                        order.lines.push(Line { sku: sku.to_string(), quantity, price });
+                        order.lines.push(Line {
+                            sku: sku.to_string(),
+                            quantity,
+                            price,
+                        });
                         event(
                             "LineAdded",
                             json!({"sku": sku, "quantity": quantity,
@@ -315,7 +358,11 @@ impl Model {
                     return Expect::Rejected("coupon_already_applied");
                 }
                 let code = request["code"].as_str().unwrap_or("").to_string();
-                if !self.rules.iter().any(|r| matches!(r, Rule::Coupon { code: c, .. } if *c == code)) {
+                if !self
+                    .rules
+                    .iter()
+                    .any(|r| matches!(r, Rule::Coupon { code: c, .. } if *c == code))
+                {
                     return Expect::Rejected("unknown_coupon");
                 }
                 let mut order = order;
@@ -374,14 +421,20 @@ mod tests {
     #[test]
     fn pricing_follows_the_configured_order() {
         let mut model = Model::default();
-        model.apply(&json!({"op": "create", "order_id": "o", "customer_id": "c", "currency": "EUR"}));
-        model.apply(&json!({"op": "add_line", "order_id": "o", "sku": "TEA-001", "quantity": 4,
-                            "unit_price": {"amount_minor": 1000, "currency": "EUR"}}));
+        model.apply(
+            &json!({"op": "create", "order_id": "o", "customer_id": "c", "currency": "EUR"}),
+        );
+        model.apply(
+            &json!({"op": "add_line", "order_id": "o", "sku": "TEA-001", "quantity": 4,
+                            "unit_price": {"amount_minor": 1000, "currency": "EUR"}}),
+        );
         model.apply(&json!({"op": "configure", "rules": [
             {"kind": "percent_off", "percent": 10, "min_subtotal_minor": 0},
             {"kind": "buy_x_get_y", "sku": "TEA-001", "buy": 1, "free": 1},
             {"kind": "shipping_fee", "amount_minor": 500, "free_from_minor": 3000}]}));
-        let Expect::Reply(reply) = model.apply(&json!({"op": "quote", "order_id": "o"})) else { panic!() };
+        let Expect::Reply(reply) = model.apply(&json!({"op": "quote", "order_id": "o"})) else {
+            panic!()
+        };
         assert_eq!(reply["quote"]["total_minor"], 2100);
     }
 }
