@@ -1,5 +1,5 @@
 //! mutant: commits to the static child whose bytes match and never comes back to try the parameter or the catch-all
-//! expect: backtrack: the static branch
+//! expect: backtrack: when the static branch dead-ends
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -76,7 +76,10 @@ impl Side {
         };
         let elapsed = started.elapsed();
         if std::env::var_os("G4_DEBUG").is_some() {
-            eprintln!("size {} batch {:?} expected {}", self.size, elapsed, self.expected);
+            eprintln!(
+                "size {} batch {:?} expected {}",
+                self.size, elapsed, self.expected
+            );
         }
         let got: Value = serde_json::from_str(&reply).unwrap_or(Value::String(reply.clone()));
         if got != self.expected {
