@@ -1,5 +1,5 @@
 //! mutant: tells a refused client to come back when the next window starts, although the estimate may drop below the limit sooner
-//! expect: the wait is exact
+//! expect: the earliest millisecond at which the weighted estimate drops below the limit
 
 use std::collections::{HashMap, VecDeque};
 use std::process::ExitCode;

@@ -17,7 +17,9 @@ use backlings_grade::{Failure, Grading, Rng, Server};
 use serde_json::{Value, json};
 
 use crate::wire::{Broken, Conn, Wire, preview};
-use model::{Book, CODINGS, Choice, FORMATS, MIN_COMPRESS, catalogue, choose_coding, choose_format};
+use model::{
+    Book, CODINGS, Choice, FORMATS, MIN_COMPRESS, catalogue, choose_coding, choose_format,
+};
 
 /// How long one answer may take; a correct server answers in milliseconds.
 const ANSWER_WITHIN: Duration = Duration::from_secs(5);
@@ -32,7 +34,9 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
 
     g.scenario("each format carries the same books: JSON, XML, MessagePack and CSV decode to the catalogue");
     formats(&mut server, &mut conn, &books, g.rng())?;
-    g.scenario("Accept q-values, wildcards and specificity choose the format; nothing acceptable is 406");
+    g.scenario(
+        "Accept q-values, wildcards and specificity choose the format; nothing acceptable is 406",
+    );
     accept_matrix(&mut server, &mut conn, &books, g.rng())?;
     g.scenario("Accept-Encoding chooses gzip, deflate (zlib) or identity; bodies under 256 bytes stay uncompressed");
     encoding_matrix(&mut server, &mut conn, &books, g.rng())?;
@@ -82,7 +86,10 @@ impl Ask {
     }
 
     fn bytes(&self) -> Vec<u8> {
-        let mut head = format!("{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\n", self.method, self.target);
+        let mut head = format!(
+            "{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+            self.method, self.target
+        );
         for (name, value) in [
             ("Accept", &self.accept),
             ("Accept-Encoding", &self.accept_encoding),
@@ -130,7 +137,11 @@ fn describe(wire: &Wire) -> String {
     let coding = wire.header("content-encoding");
     let body = match decode::decompress(coding, &wire.kept) {
         Ok(plain) if coding.is_some() => {
-            line.push_str(&format!(" · {} bytes that inflate to {}", wire.kept.len(), plain.len()));
+            line.push_str(&format!(
+                " · {} bytes that inflate to {}",
+                wire.kept.len(),
+                plain.len()
+            ));
             plain
         }
         _ => wire.kept.clone(),
@@ -216,9 +227,18 @@ fn check(wire: &Wire, ask: &Ask, want: &Want<'_>, rule: &str) -> Result<(), Fail
     let coding = choose_coding(ask.accept_encoding.as_deref(), body_len);
     let got = describe(wire);
     let (Some(format_index), Some(coding_index)) = (format.chosen, coding.chosen) else {
-        let why = if format.chosen.is_none() { &format } else { &coding };
+        let why = if format.chosen.is_none() {
+            &format
+        } else {
+            &coding
+        };
         let expected = "HTTP/1.1 406 Not Acceptable · Vary: Accept, Accept-Encoding";
-        let fail = || Failure::new(rule).expected(expected).got(&got).detail(&why.why);
+        let fail = || {
+            Failure::new(rule)
+                .expected(expected)
+                .got(&got)
+                .detail(&why.why)
+        };
         if wire.status != 406 {
             return Err(fail());
         }
@@ -242,7 +262,11 @@ fn check(wire: &Wire, ask: &Ask, want: &Want<'_>, rule: &str) -> Result<(), Fail
     let explained = |failure: Failure, choice: &Choice| failure.detail(&choice.why);
     if wire.status != want.status {
         let failure = explained(fail(), &format);
-        return Err(if wire.status == 406 { failure.detail(&coding.why) } else { failure });
+        return Err(if wire.status == 406 {
+            failure.detail(&coding.why)
+        } else {
+            failure
+        });
     }
     if wire.header("content-type") != Some(content_type) {
         return Err(explained(fail(), &format));
@@ -264,7 +288,8 @@ fn check(wire: &Wire, ask: &Ask, want: &Want<'_>, rule: &str) -> Result<(), Fail
         }
         return Err(failure);
     }
-    let decoded = decode::decode(format_index, &plain, want.many).map_err(|why| fail().detail(why))?;
+    let decoded =
+        decode::decode(format_index, &plain, want.many).map_err(|why| fail().detail(why))?;
     if &decoded != want.value {
         return Err(fail().detail(difference(&decoded, want.value, format_index)));
     }
@@ -279,7 +304,9 @@ const VARY_WHY: &str = "a negotiated response must say which request headers cho
 fn difference(got: &Value, expected: &Value, format_index: usize) -> String {
     let hint = match format_index {
         1 => " (XML text is escaped: `&amp;`, `&lt;`, `&gt;`)",
-        3 => " (a CSV field holding `,`, `\"` or a line break is quoted, its quotes doubled: RFC 4180)",
+        3 => {
+            " (a CSV field holding `,`, `\"` or a line break is quoted, its quotes doubled: RFC 4180)"
+        }
         _ => "",
     };
     let pairs: Vec<(&Value, &Value)> = match (got, expected) {
@@ -303,11 +330,16 @@ fn difference(got: &Value, expected: &Value, format_index: usize) -> String {
                         return format!(
                             "book {}: `{field}` must be {value}, got {}{hint}",
                             expected["id"],
-                            got_map.get(field).map_or("nothing".to_string(), Value::to_string)
+                            got_map
+                                .get(field)
+                                .map_or("nothing".to_string(), Value::to_string)
                         );
                     }
                 }
-                return format!("book {} has fields beyond the five of the contract: {got}", expected["id"]);
+                return format!(
+                    "book {} has fields beyond the five of the contract: {got}",
+                    expected["id"]
+                );
             }
             return format!("expected the book {expected}, got {got}{hint}");
         }
@@ -321,12 +353,17 @@ fn list(books: &[Book]) -> Value {
 
 fn small_book<'a>(books: &'a [Book], rng: &mut Rng) -> &'a Book {
     let small: Vec<&Book> = books.iter().filter(|book| book.is_small()).collect();
-    *rng.pick(&small)
+    small[rng.below(small.len() as u64) as usize]
 }
 
 // ----- the scenarios ----------------------------------------------------------------------------------------------
 
-fn formats(server: &mut Server, conn: &mut Conn, books: &[Book], rng: &mut Rng) -> Result<(), Failure> {
+fn formats(
+    server: &mut Server,
+    conn: &mut Conn,
+    books: &[Book],
+    rng: &mut Rng,
+) -> Result<(), Failure> {
     let all = list(books);
     for (media_type, _) in FORMATS {
         let ask = Ask::get("/books").accept(Some(media_type));
@@ -367,7 +404,9 @@ const CLASSIC_ACCEPTS: [Option<&str>; 14] = [
     Some("*/*"),
     Some("text/csv"),
     Some("application/xml;q=0.9, text/csv"),
-    Some("application/json;q=0.1, application/xml;q=0.2, application/msgpack;q=0.3, text/csv;q=0.25"),
+    Some(
+        "application/json;q=0.1, application/xml;q=0.2, application/msgpack;q=0.3, text/csv;q=0.25",
+    ),
     Some("*/*, application/json;q=0"),
     Some("*/*, application/json;q=0.5"),
     Some("application/*;q=0.2, */*;q=0.9"),
@@ -379,8 +418,16 @@ const CLASSIC_ACCEPTS: [Option<&str>; 14] = [
     Some("text/*;q=0.5, application/json;q=0.4, text/csv;q=0"),
 ];
 
-fn accept_matrix(server: &mut Server, conn: &mut Conn, books: &[Book], rng: &mut Rng) -> Result<(), Failure> {
-    let mut headers: Vec<Option<String>> = CLASSIC_ACCEPTS.iter().map(|h| h.map(str::to_string)).collect();
+fn accept_matrix(
+    server: &mut Server,
+    conn: &mut Conn,
+    books: &[Book],
+    rng: &mut Rng,
+) -> Result<(), Failure> {
+    let mut headers: Vec<Option<String>> = CLASSIC_ACCEPTS
+        .iter()
+        .map(|h| h.map(str::to_string))
+        .collect();
     headers.extend((0..RANDOM_CASES).map(|_| Some(model::random_accept(rng))));
     for accept in headers {
         let book = small_book(books, rng);
@@ -423,13 +470,22 @@ const CLASSIC_CODINGS: [(Option<&str>, Size); 16] = [
     (Some("GZIP;Q=0.8, identity;q=0.9"), Size::Large),
 ];
 
-fn encoding_matrix(server: &mut Server, conn: &mut Conn, books: &[Book], rng: &mut Rng) -> Result<(), Failure> {
+fn encoding_matrix(
+    server: &mut Server,
+    conn: &mut Conn,
+    books: &[Book],
+    rng: &mut Rng,
+) -> Result<(), Failure> {
     let mut cases: Vec<(Option<String>, Size)> = CLASSIC_CODINGS
         .iter()
         .map(|(header, size)| (header.map(str::to_string), *size))
         .collect();
     for _ in 0..RANDOM_CASES {
-        let size = if rng.chance(2, 3) { Size::Large } else { Size::Small };
+        let size = if rng.chance(2, 3) {
+            Size::Large
+        } else {
+            Size::Small
+        };
         cases.push((Some(model::random_accept_encoding(rng)), size));
     }
     let all = list(books);
@@ -484,7 +540,12 @@ fn next_id(books: &[Book]) -> u32 {
     books.iter().map(|book| book.id).max().unwrap_or(0) + 1
 }
 
-fn posts(server: &mut Server, conn: &mut Conn, books: &mut Vec<Book>, rng: &mut Rng) -> Result<(), Failure> {
+fn posts(
+    server: &mut Server,
+    conn: &mut Conn,
+    books: &mut Vec<Book>,
+    rng: &mut Rng,
+) -> Result<(), Failure> {
     for (content_type, packed) in [
         ("application/json", false),
         ("application/msgpack", true),
@@ -556,7 +617,9 @@ fn posts(server: &mut Server, conn: &mut Conn, books: &mut Vec<Book>, rng: &mut 
             .headers_named("accept-post")
             .join(",")
             .to_ascii_lowercase();
-        if wire.status != 415 || !accept_post.contains("application/json") || !accept_post.contains("application/msgpack")
+        if wire.status != 415
+            || !accept_post.contains("application/json")
+            || !accept_post.contains("application/msgpack")
         {
             return Err(Failure::new(rule)
                 .expected("HTTP/1.1 415 Unsupported Media Type · Accept-Post: application/json, application/msgpack")
@@ -564,7 +627,10 @@ fn posts(server: &mut Server, conn: &mut Conn, books: &mut Vec<Book>, rng: &mut 
         }
     }
 
-    for (accept, accept_encoding) in [(Some("image/png"), None), (Some("text/csv"), Some("identity;q=0"))] {
+    for (accept, accept_encoding) in [
+        (Some("image/png"), None),
+        (Some("text/csv"), Some("identity;q=0")),
+    ] {
         let ask = Ask {
             method: "POST",
             target: "/books".to_string(),
@@ -608,13 +674,23 @@ fn posts(server: &mut Server, conn: &mut Conn, books: &mut Vec<Book>, rng: &mut 
     Ok(())
 }
 
-fn stored(server: &mut Server, conn: &mut Conn, books: &[Book], rng: &mut Rng) -> Result<(), Failure> {
+fn stored(
+    server: &mut Server,
+    conn: &mut Conn,
+    books: &[Book],
+    rng: &mut Rng,
+) -> Result<(), Failure> {
     let all = list(books);
     let mut order: Vec<usize> = (0..FORMATS.len()).collect();
     rng.shuffle(&mut order);
     for index in order {
         let (media_type, _) = FORMATS[index];
-        let coding = *rng.pick(&["gzip", "deflate", "gzip, deflate;q=0.5", "deflate;q=0.9, gzip;q=0.1"]);
+        let coding = *rng.pick(&[
+            "gzip",
+            "deflate",
+            "gzip, deflate;q=0.5",
+            "deflate;q=0.9, gzip;q=0.1",
+        ]);
         let ask = Ask::get("/books")
             .accept(Some(media_type))
             .accept_encoding(Some(coding));
@@ -645,7 +721,11 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-async fn with_reqwest(server: &mut Server, books: &mut Vec<Book>, rng: &mut Rng) -> Result<(), Failure> {
+async fn with_reqwest(
+    server: &mut Server,
+    books: &mut Vec<Book>,
+    rng: &mut Rng,
+) -> Result<(), Failure> {
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(10))
@@ -661,7 +741,14 @@ async fn with_reqwest(server: &mut Server, books: &mut Vec<Book>, rng: &mut Rng)
     let (status, body) = match response {
         Ok(response) => {
             let status = response.status().as_u16();
-            (status, response.bytes().await.map(|b| b.to_vec()).unwrap_or_default())
+            (
+                status,
+                response
+                    .bytes()
+                    .await
+                    .map(|b| b.to_vec())
+                    .unwrap_or_default(),
+            )
         }
         Err(e) => {
             server.ensure_alive()?;
@@ -676,12 +763,17 @@ async fn with_reqwest(server: &mut Server, books: &mut Vec<Book>, rng: &mut Rng)
     if status != 200 || serde_json::from_slice::<Value>(&body).ok() != Some(expected.clone()) {
         return Err(Failure::new(rule)
             .expected(format!("200 · {expected}"))
-            .got(format!("{status} · body \"{}\"", preview(&body, body.len() as u64))));
+            .got(format!(
+                "{status} · body \"{}\"",
+                preview(&body, body.len() as u64)
+            )));
     }
 
     let book = new_book(rng, next_id(books));
     let fields = new_book_json(&book);
-    let rule = format!("a real HTTP client (reqwest) POSTs the JSON {fields} to /books: 201 and the stored book as JSON");
+    let rule = format!(
+        "a real HTTP client (reqwest) POSTs the JSON {fields} to /books: 201 and the stored book as JSON"
+    );
     let response = client
         .post(server.url("/books"))
         .header("Accept", "application/json")
@@ -695,7 +787,15 @@ async fn with_reqwest(server: &mut Server, books: &mut Vec<Book>, rng: &mut Rng)
                 .headers()
                 .get("location")
                 .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-            (status, location, response.bytes().await.map(|b| b.to_vec()).unwrap_or_default())
+            (
+                status,
+                location,
+                response
+                    .bytes()
+                    .await
+                    .map(|b| b.to_vec())
+                    .unwrap_or_default(),
+            )
         }
         Err(e) => {
             server.ensure_alive()?;
@@ -714,7 +814,10 @@ async fn with_reqwest(server: &mut Server, books: &mut Vec<Book>, rng: &mut Rng)
         || serde_json::from_slice::<Value>(&body).ok() != Some(book.value())
     {
         return Err(Failure::new(rule)
-            .expected(format!("201 · Location: {location_wanted} · {}", book.value()))
+            .expected(format!(
+                "201 · Location: {location_wanted} · {}",
+                book.value()
+            ))
             .got(got));
     }
     books.push(book);

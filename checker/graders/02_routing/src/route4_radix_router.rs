@@ -240,7 +240,9 @@ fn precedence(g: &mut Grading) -> Result<(), Failure> {
 
 fn splits(g: &mut Grading) -> Result<(), Failure> {
     let mut s = Session::start(g)?;
-    let rule = "a route is added with {\"ok\":true}, whatever edges it splits";
+    let rule = "every route survives the edge splits of the routes added after it, so a route of a new shape is \
+                added with {\"ok\":true} whatever edges it splits (a split that leaves the old route on the upper \
+                half makes the new route look like a duplicate of it)";
     // Each route below splits an edge that already carries a route, a parameter or a catch-all.
     let routes = [
         ("/teams", "teams"),

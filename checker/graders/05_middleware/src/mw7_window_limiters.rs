@@ -22,13 +22,13 @@ const RANDOM_HITS: usize = 400;
 /// Grades one program: every scenario must pass.
 pub fn grade(g: &mut Grading) -> Result<(), Failure> {
     fixed_window_alignment(g)?;
-    boundary_burst(g)?;
-    log_expiry(g)?;
     log_refusals(g)?;
+    log_expiry(g)?;
     counter_weight(g)?;
     counter_retry(g)?;
     leaky_spacing(g)?;
     leaky_capacity(g)?;
+    boundary_burst(g)?;
     keys(g)?;
     random_traces(g)
 }
@@ -129,7 +129,7 @@ fn log_refusals(g: &mut Grading) -> Result<(), Failure> {
         hits.push(("ray".to_string(), t0 + step * window_ms / (limit + 4)));
     }
     for _ in 0..limit {
-        hits.push(("ray".to_string(), t0 + window_ms));
+        hits.push(("ray".to_string(), t0 + window_ms + 1));
     }
     let note = "a client retrying too early is refused, and its refused requests are not logged (nor counted): \
                 once the allowed ones expire, it is back in";
@@ -378,9 +378,21 @@ fn explain(
     let rule = match (decision, got_allowed) {
         (Decision::Allow { .. }, Some(false)) => format!("the {config} allows this request"),
         (Decision::Deny { .. }, Some(true)) => format!("the {config} refuses this request"),
-        (Decision::Deny { .. }, Some(false)) => "retry_after_ms is the exact wait until the same request would be \
-                                                 allowed (if nothing else happens): no earlier, no later"
-            .to_string(),
+        (Decision::Deny { .. }, Some(false)) => format!(
+            "retry_after_ms is the exact wait until the same request would be allowed (if nothing else happens), no \
+             earlier, no later: {}",
+            match config {
+                Config::FixedWindow { .. } => "the end of the aligned window",
+                Config::SlidingLog { .. } => {
+                    "when the oldest logged request stops counting at exactly its time + the window"
+                }
+                Config::SlidingWindowCounter { .. } => {
+                    "the earliest millisecond at which the weighted estimate drops below the limit, in this window or \
+                     the next"
+                }
+                Config::LeakyBucket { .. } => "when the request would wait no more than capacity × interval",
+            }
+        ),
         (Decision::Allow { .. }, Some(true)) => match config {
             Config::LeakyBucket { .. } => "delay_ms is how long the request waits in the queue: it leaves at \
                                            max(now, previous departure + interval)"

@@ -25,7 +25,11 @@ pub fn decompress(content_encoding: Option<&str>, body: &[u8]) -> Result<Vec<u8>
         Some("deflate") => flate2::read::ZlibDecoder::new(body)
             .take(INFLATED_CAP)
             .read_to_end(&mut out),
-        Some(other) => return Err(format!("`Content-Encoding: {other}` is not a coding this server may use")),
+        Some(other) => {
+            return Err(format!(
+                "`Content-Encoding: {other}` is not a coding this server may use"
+            ));
+        }
     };
     result.map(|_| out).map_err(|e| match content_encoding {
         Some("deflate") => format!(
@@ -47,7 +51,8 @@ pub fn decode(index: usize, body: &[u8], many: bool) -> Result<Value, String> {
 }
 
 fn msgpack(body: &[u8], many: bool) -> Result<Value, String> {
-    let value: Value = rmp_serde::from_slice(body).map_err(|e| format!("the body is not MessagePack: {e}"))?;
+    let value: Value =
+        rmp_serde::from_slice(body).map_err(|e| format!("the body is not MessagePack: {e}"))?;
     let books: Vec<&Value> = match (&value, many) {
         (Value::Array(items), true) => items.iter().collect(),
         (_, true) => return Err("a list of books is a MessagePack array".to_string()),
@@ -70,7 +75,10 @@ fn csv(body: &[u8], many: bool) -> Result<Value, String> {
         return Err("the CSV is empty".to_string());
     };
     if header.join(",") != CSV_HEADER {
-        return Err(format!("the first CSV line must be `{CSV_HEADER}`, got `{}`", header.join(",")));
+        return Err(format!(
+            "the first CSV line must be `{CSV_HEADER}`, got `{}`",
+            header.join(",")
+        ));
     }
     let mut books = Vec::new();
     for (index, row) in rows.iter().enumerate() {
@@ -161,19 +169,21 @@ fn xml(body: &[u8], many: bool) -> Result<Value, String> {
     let root = if many { "books" } else { "book" };
     let escaped = "(text must be escaped: `&amp;` for &, `&lt;` for <, `&gt;` for >)";
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| format!("the XML does not parse at byte {}: {e} {escaped}", reader.buffer_position()))?;
+        let event = reader.read_event().map_err(|e| {
+            format!(
+                "the XML does not parse at byte {}: {e} {escaped}",
+                reader.buffer_position()
+            )
+        })?;
         match event {
             Event::Start(start) => {
                 let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
                 let expected = match path.len() {
                     0 if !root_seen => root,
                     1 if many => "book",
-                    _ if path.last().map(String::as_str) == Some("book") => FIELDS
-                        .get(fields.len())
-                        .copied()
-                        .unwrap_or("</book>"),
+                    _ if path.last().map(String::as_str) == Some("book") => {
+                        FIELDS.get(fields.len()).copied().unwrap_or("</book>")
+                    }
                     _ => "(no element here)",
                 };
                 if name != expected {
@@ -189,7 +199,8 @@ fn xml(body: &[u8], many: bool) -> Result<Value, String> {
             }
             Event::Empty(start) => {
                 let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
-                if path.last().map(String::as_str) == Some("book") && FIELDS.get(fields.len()) == Some(&name.as_str())
+                if path.last().map(String::as_str) == Some("book")
+                    && FIELDS.get(fields.len()) == Some(&name.as_str())
                 {
                     fields.push((name, String::new()));
                 } else {
@@ -201,7 +212,10 @@ fn xml(body: &[u8], many: bool) -> Result<Value, String> {
                 if path.len() == 3 || (path.len() == 2 && !many) {
                     content.push_str(&text);
                 } else if !text.trim().is_empty() {
-                    return Err(format!("text {:?} outside the fields of a book", text.trim()));
+                    return Err(format!(
+                        "text {:?} outside the fields of a book",
+                        text.trim()
+                    ));
                 }
             }
             Event::CData(data) => content.push_str(&String::from_utf8_lossy(&data)),
@@ -235,7 +249,14 @@ fn xml(body: &[u8], many: bool) -> Result<Value, String> {
                             fields.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>()
                         ));
                     }
-                    books.push(book_from_texts(fields.drain(..).map(|(_, v)| v).collect::<Vec<_>>().iter().map(String::as_str))?);
+                    books.push(book_from_texts(
+                        fields
+                            .drain(..)
+                            .map(|(_, v)| v)
+                            .collect::<Vec<_>>()
+                            .iter()
+                            .map(String::as_str),
+                    )?);
                 }
             }
             Event::Eof => break,

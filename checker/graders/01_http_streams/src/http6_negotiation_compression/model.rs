@@ -48,14 +48,44 @@ impl Book {
 /// The exercise's provided catalogue.
 pub fn catalogue() -> Vec<Book> {
     let books = [
-        ("Gödel, Escher, Bach: an Eternal Golden Braid", "Douglas R. Hofstadter", 1979, 2499),
-        ("\"Surely You're Joking, Mr. Feynman!\"", "Richard P. Feynman", 1985, 1699),
-        ("Structure & Interpretation of Computer Programs", "Abelson & Sussman", 1985, 5500),
-        ("The C Programming Language", "Kernighan, Ritchie", 1978, 4200),
+        (
+            "Gödel, Escher, Bach: an Eternal Golden Braid",
+            "Douglas R. Hofstadter",
+            1979,
+            2499,
+        ),
+        (
+            "\"Surely You're Joking, Mr. Feynman!\"",
+            "Richard P. Feynman",
+            1985,
+            1699,
+        ),
+        (
+            "Structure & Interpretation of Computer Programs",
+            "Abelson & Sussman",
+            1985,
+            5500,
+        ),
+        (
+            "The C Programming Language",
+            "Kernighan, Ritchie",
+            1978,
+            4200,
+        ),
         ("Les Misérables", "Victor Hugo", 1862, 1200),
         ("1 < 2 && 3 > 2: a <b>bold</b> book", "Anonymous", 2024, 0),
-        ("Release It!\nSecond Edition", "Michael T. Nygard", 2018, 3499),
-        ("Designing Data-Intensive Applications", "Martin Kleppmann", 2017, 3999),
+        (
+            "Release It!\nSecond Edition",
+            "Michael T. Nygard",
+            2018,
+            3499,
+        ),
+        (
+            "Designing Data-Intensive Applications",
+            "Martin Kleppmann",
+            2017,
+            3999,
+        ),
         ("Dune", "Frank Herbert", 1965, 999),
     ];
     books
@@ -187,7 +217,10 @@ pub fn choose_format(accept: Option<&str>) -> Choice {
         }
     }
     let verdict = match chosen {
-        Some((index, _)) => format!("→ {} (the highest weight; ties go to JSON, XML, MessagePack, CSV)", FORMATS[index].0),
+        Some((index, _)) => format!(
+            "→ {} (the highest weight; ties go to JSON, XML, MessagePack, CSV)",
+            FORMATS[index].0
+        ),
         None => "→ none is acceptable: 406".to_string(),
     };
     Choice {
@@ -211,8 +244,14 @@ pub fn choose_coding(accept_encoding: Option<&str>, body_len: usize) -> Choice {
             .filter(|e| e.name == *coding)
             .max_by_key(|e| e.q);
         let (q, reason) = match (own, star) {
-            (Some(entry), _) => (entry.q, format!("{coding} {} from `{}`", shown(entry.q), entry.text)),
-            (None, Some(star)) => (star.q, format!("{coding} {} from `{}`", shown(star.q), star.text)),
+            (Some(entry), _) => (
+                entry.q,
+                format!("{coding} {} from `{}`", shown(entry.q), entry.text),
+            ),
+            (None, Some(star)) => (
+                star.q,
+                format!("{coding} {} from `{}`", shown(star.q), star.text),
+            ),
             (None, None) if *coding == "identity" => (
                 1,
                 "identity 0.001 (not listed: acceptable, as a last resort)".to_string(),
@@ -243,7 +282,10 @@ pub fn choose_coding(accept_encoding: Option<&str>, body_len: usize) -> Choice {
         }
     }
     let verdict = match chosen {
-        Some((index, _)) => format!("→ {} (the highest weight; ties go to gzip, deflate, identity)", CODINGS[index]),
+        Some((index, _)) => format!(
+            "→ {} (the highest weight; ties go to gzip, deflate, identity)",
+            CODINGS[index]
+        ),
         None => "→ none is acceptable: 406".to_string(),
     };
     Choice {
@@ -256,14 +298,27 @@ pub fn choose_coding(accept_encoding: Option<&str>, body_len: usize) -> Choice {
 /// parameter or an invalid weight.
 pub fn random_accept(rng: &mut Rng) -> String {
     const RANGES: [&str; 11] = [
-        "application/json", "application/xml", "application/msgpack", "text/csv", "application/*", "text/*",
-        "*/*", "text/html", "image/png", "application/yaml", "text/xml",
+        "application/json",
+        "application/xml",
+        "application/msgpack",
+        "text/csv",
+        "application/*",
+        "text/*",
+        "*/*",
+        "text/html",
+        "image/png",
+        "application/yaml",
+        "text/xml",
     ];
     let count = rng.range(1, 4);
     let parts: Vec<String> = (0..count)
         .map(|_| {
             let range = *rng.pick(&RANGES);
-            let range = if rng.chance(1, 5) { range.to_ascii_uppercase() } else { range.to_string() };
+            let range = if rng.chance(1, 5) {
+                range.to_ascii_uppercase()
+            } else {
+                range.to_string()
+            };
             format!("{range}{}", random_parameters(rng))
         })
         .collect();
@@ -277,7 +332,11 @@ pub fn random_accept_encoding(rng: &mut Rng) -> String {
     let parts: Vec<String> = (0..count)
         .map(|_| {
             let code = *rng.pick(&CODES);
-            let code = if rng.chance(1, 6) { code.to_ascii_uppercase() } else { code.to_string() };
+            let code = if rng.chance(1, 6) {
+                code.to_ascii_uppercase()
+            } else {
+                code.to_string()
+            };
             format!("{code}{}", random_parameters(rng))
         })
         .collect();
@@ -286,7 +345,8 @@ pub fn random_accept_encoding(rng: &mut Rng) -> String {
 
 fn random_parameters(rng: &mut Rng) -> String {
     const WEIGHTS: [&str; 14] = [
-        "1", "0.9", "0.5", "0.25", "0.125", "0.1", "0", "0.001", "1.0", "0.80", "0.5", "2", "0.1234", "high",
+        "1", "0.9", "0.5", "0.25", "0.125", "0.1", "0", "0.001", "1.0", "0.80", "0.5", "2",
+        "0.1234", "high",
     ];
     let mut parameters = String::new();
     if rng.chance(1, 8) {
