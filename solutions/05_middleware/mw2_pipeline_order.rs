@@ -77,7 +77,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use backlings_harness::http::{Request, Response, reason, serve};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// What the layers learn about one request on its way in, for the layers outside them to read on the way
 /// out (the logger reads `user` and `error_id`) or inside them to use (the handler reads `new_order`).
@@ -220,7 +220,7 @@ pub fn authenticate(app: &App, request: &Request, notes: &mut Notes, next: Next<
 }
 
 /// Validates the body of `POST /orders` (the one route with a body) and notes it for the handler.
-pub fn validate(app: &App, request: &Request, notes: &mut Notes, next: Next<'_>) -> Response {
+pub fn validate(_app: &App, request: &Request, notes: &mut Notes, next: Next<'_>) -> Response {
     if request.method == "POST" && request.path() == "/orders" {
         match validate_new_order(&request.body) {
             Ok(order) => notes.new_order = Some(order),

@@ -141,7 +141,9 @@ fn parse_chunk_size(line: &[u8]) -> io::Result<u64> {
         return Err(malformed("a chunk size is not hex digits"));
     }
     let digits = std::str::from_utf8(digits).map_err(|_| malformed("not ASCII"))?;
-    digits.parse::<u64>().map_err(|_| malformed("a chunk size does not fit in 64 bits"))
+    digits
+        .parse::<u64>()
+        .map_err(|_| malformed("a chunk size does not fit in 64 bits"))
 }
 
 impl<R: BufRead> Read for ChunkedDecoder<R> {

@@ -295,8 +295,7 @@ pub fn represent(request: &Request, status: u16, payload: Payload<'_>) -> Respon
     let Some(coding) = negotiate_coding(request.header("accept-encoding"), body.len()) else {
         return not_acceptable();
     };
-    let mut response = Response::new(status)
-        .with_header("Content-Type", format.content_type());
+    let mut response = Response::new(status).with_header("Content-Type", format.content_type());
     if coding != Coding::Identity {
         response = response.with_header("Content-Encoding", coding.token());
     }

@@ -198,12 +198,8 @@ pub fn encode(format: Format, payload: Payload<'_>) -> Vec<u8> {
     match (format, payload) {
         (Format::Json, Payload::One(book)) => serde_json::to_vec(book).unwrap_or_default(),
         (Format::Json, Payload::Many(books)) => serde_json::to_vec(books).unwrap_or_default(),
-        (Format::MessagePack, Payload::One(book)) => {
-            rmp_serde::to_vec(book).unwrap_or_default()
-        }
-        (Format::MessagePack, Payload::Many(books)) => {
-            rmp_serde::to_vec(books).unwrap_or_default()
-        }
+        (Format::MessagePack, Payload::One(book)) => rmp_serde::to_vec(book).unwrap_or_default(),
+        (Format::MessagePack, Payload::Many(books)) => rmp_serde::to_vec(books).unwrap_or_default(),
         (Format::Xml, payload) => {
             let mut xml = String::from(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
             let many = matches!(payload, Payload::Many(_));

@@ -261,7 +261,8 @@ pub fn compress(coding: Coding, body: &[u8]) -> Vec<u8> {
             encoder.write_all(body).and_then(|()| encoder.finish())
         }
         Coding::Deflate => {
-            let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), Compression::default());
+            let mut encoder =
+                flate2::write::DeflateEncoder::new(Vec::new(), Compression::default());
             encoder.write_all(body).and_then(|()| encoder.finish())
         }
     };

@@ -214,11 +214,7 @@ pub fn encode(format: Format, payload: Payload<'_>) -> Vec<u8> {
                 xml.push_str(&format!(
                     "<book><id>{}</id><title>{}</title><author>{}</author><year>{}</year>\
                      <price_cents>{}</price_cents></book>",
-                    book.id,
-                    book.title,
-                    book.author,
-                    book.year,
-                    book.price_cents
+                    book.id, book.title, book.author, book.year, book.price_cents
                 ));
             }
             if many {

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use backlings_harness::http::{Request, Response, reason, serve};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// What the layers learn about one request on its way in, for the layers outside them to read on the way
 /// out (the logger reads `user` and `error_id`) or inside them to use (the handler reads `new_order`).

@@ -255,7 +255,7 @@ impl Conn {
 
 /// One response being read.
 struct Reading<'a> {
-    reader: &'a mut BufReader<TcpStream>,
+    reader: &'a mut dyn BufRead,
     seen: Vec<u8>,
     limit: Duration,
 }
@@ -542,4 +542,73 @@ pub fn preview(bytes: &[u8], total: u64) -> String {
 /// SHA-256 of `bytes`, lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(wire: &[u8]) -> Result<Wire, Broken> {
+        let mut reader = io::Cursor::new(wire.to_vec());
+        let mut reading = Reading {
+            reader: &mut reader,
+            seen: Vec::new(),
+            limit: Duration::from_secs(1),
+        };
+        reading.response(usize::MAX, &mut |_| Ok(()))
+    }
+
+    // A chunked response keeps its chunk sizes and trailers, and the body is joined and hashed.
+    #[test]
+    fn reads_chunks_and_trailers() {
+        let wire = read(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n1a;x=y\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Sum: 1\r\n\r\n")
+            .unwrap();
+        assert_eq!(
+            wire.framing,
+            Framing::Chunked {
+                sizes: vec![3, 26],
+                trailers: vec![("X-Sum".into(), "1".into())]
+            }
+        );
+        assert_eq!(wire.len, 29);
+        assert_eq!(wire.sha256, sha256_hex(b"abcabcdefghijklmnopqrstuvwxyz"));
+    }
+
+    // Framing faults are reported, not repaired: a chunk longer than its size, both framings, a bare LF.
+    #[test]
+    fn refuses_bad_framing() {
+        let long =
+            read(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n");
+        assert!(
+            long.unwrap_err()
+                .why
+                .contains("more bytes than its size line says")
+        );
+        let both =
+            read(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n");
+        assert!(
+            both.unwrap_err()
+                .why
+                .contains("both Transfer-Encoding and Content-Length")
+        );
+        let bare = read(b"HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n");
+        assert!(bare.unwrap_err().why.contains("bare \\n"));
+        let nothing = read(b"");
+        assert!(nothing.unwrap_err().nothing);
+    }
+
+    // A Content-Length body is read exactly; without framing the body runs to the end of the stream.
+    #[test]
+    fn reads_length_and_close_delimited_bodies() {
+        let wire = read(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiEXTRA").unwrap();
+        assert_eq!(
+            (wire.framing, wire.kept),
+            (Framing::Length(2), b"hi".to_vec())
+        );
+        let wire = read(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of it").unwrap();
+        assert_eq!(
+            (wire.framing, wire.kept),
+            (Framing::UntilClose, b"all of it".to_vec())
+        );
+    }
 }

@@ -268,3 +268,36 @@ fn read_request(reader: &mut impl BufRead) -> io::Result<Option<Seen>> {
         headers,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    fn get(addr: SocketAddr, path: &str) -> String {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nX-Request-Id: r1\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    }
+
+    // The held request waits until the release; the others are answered at once; all are recorded.
+    #[test]
+    fn holds_the_chosen_request_until_released() {
+        let upstream = HeldUpstream::start().unwrap();
+        let addr = upstream.addr();
+        upstream.hold("/step", 1);
+        assert!(get(addr, "/step").starts_with("HTTP/1.1 200"));
+        let held = thread::spawn(move || get(addr, "/step"));
+        assert!(upstream.wait_until_held(1, Duration::from_secs(5)));
+        assert!(!held.is_finished());
+        upstream.release();
+        assert!(held.join().unwrap().starts_with("HTTP/1.1 200"));
+        assert!(get(addr, "/step").starts_with("HTTP/1.1 200"));
+        let seen = upstream.seen("/step");
+        assert_eq!(seen.len(), 3);
+        assert_eq!(seen[1].header("X-REQUEST-ID"), Some("r1"));
+    }
+}

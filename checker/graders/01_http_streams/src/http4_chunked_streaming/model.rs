@@ -279,3 +279,51 @@ pub fn peak_kib(pid: u32) -> Option<u64> {
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The streamed check accepts the export in any cut and points at the first wrong byte.
+    #[test]
+    fn csv_stream_checks_pieces() {
+        let body = csv(50);
+        let mut stream = CsvStream::new(50);
+        for piece in body.chunks(7) {
+            stream.check(piece).unwrap();
+        }
+        assert!(stream.is_complete());
+        let mut wrong = body.clone();
+        wrong[100] ^= 1;
+        let mut stream = CsvStream::new(50);
+        let error = stream.check(&wrong).unwrap_err();
+        assert!(error.starts_with("byte 100 "), "{error}");
+        let mut stream = CsvStream::new(2);
+        assert!(stream.check(&csv(3)).unwrap_err().contains("extra"));
+    }
+
+    // A chunk plan covers the body exactly, and its first size has a hex letter once the body is long.
+    #[test]
+    fn chunk_plans_cover_the_body() {
+        let mut rng = Rng::new(7);
+        for len in [0, 1, 300, 5000] {
+            let sizes = chunk_plan(&mut rng, len, 700);
+            assert_eq!(sizes.iter().sum::<usize>(), len);
+            assert!(sizes.iter().all(|&size| (1..=700).contains(&size)));
+            if len >= 0xff {
+                assert!(
+                    format!("{:x}", sizes[0])
+                        .chars()
+                        .any(|c| c.is_ascii_alphabetic())
+                );
+            }
+        }
+    }
+
+    // The rows match the exercise's provided `row`.
+    #[test]
+    fn rows_are_the_exercises() {
+        assert_eq!(row(0), "0,sku-000000,0\n");
+        assert_eq!(row(1), "1,sku-9e3779,68889\n");
+    }
+}

@@ -294,3 +294,54 @@ fn one_or_many(mut books: Vec<Value>, many: bool) -> Result<Value, String> {
         n => Err(format!("one book was asked for, the body holds {n}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn dune() -> Value {
+        json!({"id": 9, "title": "Dune, \"1\"\n", "author": "F & <H>", "year": 1965, "price_cents": 999})
+    }
+
+    // RFC 4180: quoted fields with doubled quotes and line breaks; a bare LF is refused.
+    #[test]
+    fn reads_csv() {
+        let text =
+            "id,title,author,year,price_cents\r\n9,\"Dune, \"\"1\"\"\n\",F & <H>,1965,999\r\n";
+        assert_eq!(decode(3, text.as_bytes(), false).unwrap(), dune());
+        let bare = "id,title,author,year,price_cents\n";
+        assert!(
+            decode(3, bare.as_bytes(), true)
+                .unwrap_err()
+                .contains("RFC 4180")
+        );
+    }
+
+    // XML with a declaration, entities and whitespace between elements; unescaped text is refused.
+    #[test]
+    fn reads_xml() {
+        let text = "<?xml version=\"1.0\"?>\n<books>\n  <book><id>9</id><title>Dune, \"1\"\n</title>\
+                    <author>F &amp; &lt;H&gt;</author><year>1965</year><price_cents>999</price_cents></book>\n</books>";
+        assert_eq!(decode(1, text.as_bytes(), true).unwrap(), json!([dune()]));
+        let raw = "<book><id>9</id><title>a & b</title></book>";
+        assert!(
+            decode(1, raw.as_bytes(), false)
+                .unwrap_err()
+                .contains("escaped")
+        );
+    }
+
+    // MessagePack books must be maps; positional arrays are refused.
+    #[test]
+    fn reads_msgpack_maps_only() {
+        let named = rmp_serde::to_vec_named(&dune()).unwrap();
+        assert_eq!(decode(2, &named, false).unwrap(), dune());
+        let positional = rmp_serde::to_vec(&json!([[9, "Dune", "F", 1965, 999]])).unwrap();
+        assert!(
+            decode(2, &positional, true)
+                .unwrap_err()
+                .contains("maps keyed by field name")
+        );
+    }
+}

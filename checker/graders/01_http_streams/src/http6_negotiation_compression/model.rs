@@ -359,3 +359,77 @@ fn random_parameters(rng: &mut Rng) -> String {
     }
     parameters
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn format(accept: Option<&str>) -> Option<&'static str> {
+        choose_format(accept).chosen.map(|index| FORMATS[index].0)
+    }
+
+    fn coding(accept_encoding: Option<&str>, len: usize) -> Option<&'static str> {
+        choose_coding(accept_encoding, len)
+            .chosen
+            .map(|index| CODINGS[index])
+    }
+
+    // The contract's examples for Accept.
+    #[test]
+    fn formats_follow_the_contract() {
+        assert_eq!(format(None), Some("application/json"));
+        assert_eq!(
+            format(Some("application/xml;q=0.9, text/csv")),
+            Some("text/csv")
+        );
+        assert_eq!(
+            format(Some("*/*, application/json;q=0")),
+            Some("application/xml")
+        );
+        assert_eq!(
+            format(Some("application/*;q=0.2, */*;q=0.9")),
+            Some("text/csv")
+        );
+        assert_eq!(
+            format(Some("application/msgpack;q=0.5, application/xml;q=0.5")),
+            Some("application/xml")
+        );
+        assert_eq!(
+            format(Some("text/csv;q=2, application/msgpack;q=0.1")),
+            Some("application/msgpack")
+        );
+        assert_eq!(
+            format(Some("TEXT/CSV;Q=0.7, application/XML; q=0.3")),
+            Some("text/csv")
+        );
+        assert_eq!(format(Some("text/html")), None);
+        assert_eq!(format(Some("application/json;q=0")), None);
+    }
+
+    // The contract's examples for Accept-Encoding, the small-body rule included.
+    #[test]
+    fn codings_follow_the_contract() {
+        assert_eq!(coding(None, 5000), Some("identity"));
+        assert_eq!(coding(Some(""), 5000), Some("identity"));
+        assert_eq!(coding(Some("gzip;q=0.5"), 5000), Some("gzip"));
+        assert_eq!(coding(Some("gzip;q=0.5, identity"), 5000), Some("identity"));
+        assert_eq!(coding(Some("*;q=0.2, gzip;q=0.1"), 5000), Some("deflate"));
+        assert_eq!(coding(Some("gzip"), 100), Some("identity"));
+        assert_eq!(coding(Some("deflate, identity;q=0"), 100), Some("deflate"));
+        assert_eq!(coding(Some("identity;q=0"), 5000), None);
+        assert_eq!(coding(Some("*;q=0"), 100), None);
+    }
+
+    // qvalues: at most three decimals, never above 1.
+    #[test]
+    fn qvalues_are_strict() {
+        assert_eq!(qvalue("0.125"), Some(125));
+        assert_eq!(qvalue("1.000"), Some(1000));
+        assert_eq!(qvalue("1."), Some(1000));
+        for bad in ["2", "1.5", "0.1234", "high", "", ".5", "-0"] {
+            assert_eq!(qvalue(bad), None, "{bad:?}");
+        }
+        assert_eq!(shown(500), "0.5");
+        assert_eq!(shown(125), "0.125");
+    }
+}
