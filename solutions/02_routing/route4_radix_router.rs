@@ -50,7 +50,7 @@
 //! - Committing to the static branch: a static child that matches a few bytes is not a match of the path.
 //! - Backtracking out of a parameter without removing the value it captured: the next branch reports a
 //!   parameter of the wrong route.
-//! - Splitting inside a multi-byte character (work on `char` boundaries, or on bytes of ASCII-only text).
+//! - Splitting inside a multi-byte character: the provided `common_prefix` stays on `char` boundaries.
 //!
 //! Roadmap: route-matching performance [001 §2.6].
 
@@ -126,7 +126,8 @@ pub struct Node {
     route: Option<usize>,
 }
 
-/// The byte length of the longest common prefix of `a` and `b`, on a character boundary.
+/// The byte length of the longest common prefix of `a` and `b`, on a character boundary (provided: you do not
+/// need to change this).
 fn common_prefix(a: &str, b: &str) -> usize {
     a.char_indices()
         .zip(b.chars())
@@ -135,6 +136,7 @@ fn common_prefix(a: &str, b: &str) -> usize {
 }
 
 impl Node {
+    /// A node with this edge text and nothing below it yet.
     fn with_prefix(prefix: &str) -> Self {
         Node {
             prefix: prefix.to_string(),

@@ -58,7 +58,7 @@ where
 
 /// Decodes a hex string (how bytes travel in JSON lines), or says which character is wrong.
 pub fn from_hex(text: &str) -> Result<Vec<u8>, String> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(format!("hex string has odd length {}", text.len()));
     }
     (0..text.len())

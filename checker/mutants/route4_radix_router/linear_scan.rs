@@ -73,7 +73,8 @@ pub struct Node {
     route: Option<usize>,
 }
 
-/// The byte length of the longest common prefix of `a` and `b`, on a character boundary.
+/// The byte length of the longest common prefix of `a` and `b`, on a character boundary (provided: you do not
+/// need to change this).
 fn common_prefix(a: &str, b: &str) -> usize {
     a.char_indices()
         .zip(b.chars())
@@ -82,6 +83,7 @@ fn common_prefix(a: &str, b: &str) -> usize {
 }
 
 impl Node {
+    /// A node with this edge text and nothing below it yet.
     fn with_prefix(prefix: &str) -> Self {
         Node {
             prefix: prefix.to_string(),

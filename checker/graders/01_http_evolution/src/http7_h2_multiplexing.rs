@@ -76,7 +76,7 @@ impl Frame {
                 u32_at(&self.payload, 0),
                 code_name(u32_at(&self.payload, 4))
             ),
-            SETTINGS if self.payload.len() % 6 == 0 => {
+            SETTINGS if self.payload.len().is_multiple_of(6) => {
                 let entries: Vec<String> = self
                     .payload
                     .chunks(6)

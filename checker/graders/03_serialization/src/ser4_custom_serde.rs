@@ -118,11 +118,10 @@ fn money(g: &mut Grading, p: &mut Stdio) -> Result<(), Failure> {
 fn set_amount_value(document: &mut Json, value: &str) {
     if let Json::Object(pairs) = document {
         for (key, field) in pairs {
-            if key == "amount" {
-                if let Json::Object(money) = field {
+            if key == "amount"
+                && let Json::Object(money) = field {
                     money[0].1 = Json::String(value.to_string());
                 }
-            }
         }
     }
 }

@@ -397,18 +397,17 @@ impl Model {
             }
             Some((route, id)) => self.run(route, id, call, &mut story),
         };
-        if let Some((version, by_media_type)) = version {
-            if version == 1 || version == 2 {
-                headers.api_version = Some(version.to_string());
-                if by_media_type && headers.content_type.as_deref() == Some("application/json") {
-                    headers.content_type =
-                        Some(format!("application/vnd.backlings.v{version}+json"));
-                    let _ = write!(
-                        story,
-                        "; the version came from the media type, so the response is {}",
-                        headers.content_type.as_deref().unwrap_or("")
-                    );
-                }
+        if let Some((version, by_media_type)) = version
+            && (version == 1 || version == 2)
+        {
+            headers.api_version = Some(version.to_string());
+            if by_media_type && headers.content_type.as_deref() == Some("application/json") {
+                headers.content_type = Some(format!("application/vnd.backlings.v{version}+json"));
+                let _ = write!(
+                    story,
+                    "; the version came from the media type, so the response is {}",
+                    headers.content_type.as_deref().unwrap_or("")
+                );
             }
         }
         let deprecation = |value: &str| headers.deprecated.then(|| value.to_string());

@@ -208,7 +208,7 @@ mod tests {
                 let mut parts = Vec::new();
                 for position in 0..depth {
                     let part = match rng.below(6) {
-                        0 | 1 | 2 => rng.pick(&WORDS).to_string(),
+                        0..=2 => rng.pick(&WORDS).to_string(),
                         3 | 4 => format!(":p{position}"),
                         _ if position + 1 == depth => format!("*r{position}"),
                         _ => rng.pick(&WORDS).to_string(),

@@ -19,7 +19,7 @@ fn method(rng: &mut Rng) -> &'static str {
     if rng.chance(1, 2) {
         "GET"
     } else {
-        *rng.pick(&METHODS)
+        METHODS[rng.below(METHODS.len() as u64) as usize]
     }
 }
 

@@ -190,7 +190,7 @@ pub fn is_iso_date(s: &str) -> bool {
 
 /// Days in `month` of `year`, with the Gregorian leap-year rule.
 pub fn days_in_month(year: u32, month: u32) -> u32 {
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
     match month {
         2 if leap => 29,
         2 => 28,

@@ -83,7 +83,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 
 /// Hex to bytes.
 pub fn from_hex(text: &str) -> Result<Vec<u8>, String> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err("odd number of hex digits".to_string());
     }
     (0..text.len())

@@ -229,14 +229,13 @@ pub fn explain(history: &[Vec<Op>], ops: &[Op], mismatch: Mismatch) -> Failure {
             ))
             .detail(describe(&before));
     }
-    if let Ok(reply) = got {
-        if let Some(flaw) = diagnose(history, &ops[..index], op, &reply) {
+    if let Ok(reply) = got
+        && let Some(flaw) = diagnose(history, &ops[..index], op, &reply) {
             failure = failure.detail(format!(
                 "this looks like a classic mistake: {}",
                 flaw.diagnosis()
             ));
         }
-    }
     failure
 }
 

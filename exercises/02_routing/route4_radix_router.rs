@@ -1,0 +1,432 @@
+//! # A radix-tree router: route matching that does not slow down with the size of the table
+//!
+//! The routers of the earlier exercises try every route in turn. That is fine for twenty routes and a
+//! disaster for five thousand: a large API (a SaaS with one route per customer feature, a gateway in front of a
+//! hundred services, a CMS with a route per page) pays for every route on *every* request. Production routers
+//! (httprouter and gin in Go, matchit under axum, find-my-way under Fastify, the routers of actix and Rocket)
+//! store the routes in a **radix tree** instead: a trie whose edges are labelled with whole strings, where
+//! routes that share a prefix share the path from the root. Matching walks down the tree once, so its cost
+//! depends on the length of the path, not on the number of routes.
+//!
+//! ```text
+//! routes: /users  /users/:id  /users/:id/posts  /uploads/*path  /up
+//!
+//! "" ── "/u" ─┬─ "sers" (users) ── "/" ── :id (users/:id) ── "/posts" (users/:id/posts)
+//!             └─ "p" (up) ── "loads/" ── *path (uploads/*path)
+//! ```
+//!
+//! Each node holds the static text of its edge (`prefix`), its static children (no two of them start with the
+//! same byte, so at most one can match), at most one parameter child (`:name`, one whole segment) and at most
+//! one catch-all (`*name`, the rest of the path). Inserting a route walks the tree along its static text and
+//! **splits** an edge where the new text and the edge part ways: inserting `/up` into an edge `/users` turns
+//! it into `/u` with children `sers` and `p`. A parameter's *name* is not stored in the tree: the route at the
+//! end remembers its parameters' names in order, so `/users/:id` and `/users/:name/posts` share one parameter
+//! edge.
+//!
+//! ## The contract (what the grader checks)
+//!
+//! JSON lines on stdin and stdout (the provided `main`): `add` / `add_many` register routes, `lookup` /
+//! `lookup_many` match paths, and `bench` runs many lookups and answers a checksum (the grader recomputes it,
+//! so no lookup can be skipped). One tree per method; methods are case-sensitive.
+//!
+//! - **Patterns** (checked by the provided `parse_pattern`): `/`, or `/`-separated non-empty segments, each
+//!   static text, `:name` (one segment) or `*name` (one or more segments to the end; the last segment only).
+//! - **A path** with an empty segment (`//`, or a trailing `/` other than the path `/`) matches nothing.
+//! - **Precedence**, as in `route2_route_types`: compare the routes that match the whole path segment by
+//!   segment from the left; at the first segment where they differ, static beats parameter beats catch-all.
+//!   In the tree that is a depth-first search that tries the static child, then the parameter, then the
+//!   catch-all, and **backtracks** when a branch dead-ends: `/files/new/raw` is `/files/:id/raw` even though a
+//!   route `/files/new` exists.
+//! - **A duplicate**: a route with the same method and the same shape as one already added (parameter names
+//!   do not count: `/a/:x` and `/a/:y` have the same shape) is refused with an error, and the table does not
+//!   change.
+//! - **Speed**: the grader loads 5 000 routes and compares the cost of a lookup with that in a table of 50.
+//!   A lookup must cost about the same (within a wide factor); one step per route does not.
+//!
+//! ## Pitfalls
+//!
+//! - Splitting an edge and forgetting to move the old node's route, parameter child or catch-all into the new
+//!   lower node: the routes added earlier silently disappear.
+//! - Committing to the static branch: a static child that matches a few bytes is not a match of the path.
+//! - Backtracking out of a parameter without removing the value it captured: the next branch reports a
+//!   parameter of the wrong route.
+//! - Splitting inside a multi-byte character: the provided `common_prefix` stays on `char` boundaries.
+//!
+//! Roadmap: route-matching performance [001 §2.6].
+
+use std::collections::{BTreeMap, HashMap};
+
+use backlings_harness::stdio::serve_json_lines;
+use serde::{Deserialize, Serialize};
+
+/// A piece of a pattern: static text (with its slashes), a parameter, or a catch-all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Static text, e.g. `/users/` in `/users/:id`.
+    Static(String),
+    /// `:name`: one whole segment.
+    Param(String),
+    /// `*name`: one or more segments, to the end of the path.
+    CatchAll(String),
+}
+
+/// Splits a pattern into pieces, or says why it is invalid (provided: you do not need to change this).
+/// `/users/:id/posts` is `[Static("/users/"), Param("id"), Static("/posts")]`.
+pub fn parse_pattern(pattern: &str) -> Result<Vec<Piece>, String> {
+    if pattern == "/" {
+        return Ok(vec![Piece::Static("/".to_string())]);
+    }
+    let rest = pattern
+        .strip_prefix('/')
+        .ok_or_else(|| format!("`{pattern}` does not start with `/`"))?;
+    let segments: Vec<&str> = rest.split('/').collect();
+    let mut pieces = Vec::new();
+    let mut text = String::new();
+    for (index, segment) in segments.iter().enumerate() {
+        text.push('/');
+        let is_name = |name: &str| {
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        };
+        if let Some(name) = segment.strip_prefix(':') {
+            if !is_name(name) {
+                return Err(format!("`{segment}` is not a parameter name"));
+            }
+            pieces.push(Piece::Static(std::mem::take(&mut text)));
+            pieces.push(Piece::Param(name.to_string()));
+        } else if let Some(name) = segment.strip_prefix('*') {
+            if !is_name(name) || index + 1 != segments.len() {
+                return Err(format!("`{segment}` must be a named catch-all at the end"));
+            }
+            pieces.push(Piece::Static(std::mem::take(&mut text)));
+            pieces.push(Piece::CatchAll(name.to_string()));
+        } else if segment.is_empty() || segment.contains([':', '*']) {
+            return Err(format!("`{pattern}` has an empty or mixed segment"));
+        } else {
+            text.push_str(segment);
+        }
+    }
+    if !text.is_empty() {
+        pieces.push(Piece::Static(text));
+    }
+    Ok(pieces)
+}
+
+/// One node of the tree.
+#[derive(Debug, Default)]
+pub struct Node {
+    /// The static text on the edge into this node.
+    prefix: String,
+    /// Static children; no two start with the same byte.
+    children: Vec<Node>,
+    /// The child for a `:param` segment that starts here (its own prefix is empty).
+    param: Option<Box<Node>>,
+    /// The route of a `*catch-all` that starts here.
+    catch_all: Option<usize>,
+    /// The route that ends exactly here.
+    route: Option<usize>,
+}
+
+/// The byte length of the longest common prefix of `a` and `b`, on a character boundary (provided: you do not
+/// need to change this).
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.char_indices()
+        .zip(b.chars())
+        .find(|((_, x), y)| x != y)
+        .map_or(a.len().min(b.len()), |((index, _), _)| index)
+}
+
+impl Node {
+    /// A node with this edge text and nothing below it yet.
+    fn with_prefix(prefix: &str) -> Self {
+        Node {
+            prefix: prefix.to_string(),
+            ..Node::default()
+        }
+    }
+
+    /// Walks `text` down from this node's children, splitting an edge or adding a child where needed, and
+    /// returns the node where `text` ends.
+    fn descend(&mut self, text: &str) -> &mut Node {
+        // TODO: find the child whose prefix starts with the same byte as `text`. None: add a child
+        // holding all of `text`. One: if `text` and its prefix part ways before the end of the prefix,
+        // split the edge there (the old node, with everything below it, moves down); then go on down
+        // with what is left of `text`.
+        todo!()
+    }
+
+    /// Depth-first search in precedence order: the static child, the parameter, the catch-all. `values`
+    /// collects the captured parameter values, and loses what a dead branch captured.
+    fn find(&self, path: &str, values: &mut Vec<String>) -> Option<usize> {
+        // TODO: this node's prefix must start `path`; an empty rest is this node's route. Otherwise try,
+        // in order, the static child that starts with the next byte, the parameter (one segment, up
+        // to the next `/`), the catch-all (the whole rest), and come back from a branch that finds
+        // nothing, without the values it captured.
+        todo!()
+    }
+}
+
+/// What a lookup found: the route's name and its parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    pub name: String,
+    pub params: BTreeMap<String, String>,
+}
+
+/// A registered route: its name and its parameters' names, in order.
+#[derive(Debug, Clone)]
+struct RouteInfo {
+    name: String,
+    params: Vec<String>,
+}
+
+/// One radix tree per method.
+#[derive(Debug, Default)]
+pub struct RadixRouter {
+    trees: HashMap<String, Node>,
+    routes: Vec<RouteInfo>,
+}
+
+impl RadixRouter {
+    /// An empty router.
+    pub fn new() -> Self {
+        RadixRouter::default()
+    }
+
+    /// Adds a route, or refuses an invalid pattern or a duplicate (then nothing changes).
+    pub fn add(&mut self, method: &str, pattern: &str, name: &str) -> Result<(), String> {
+        // TODO: parse the pattern, then walk this method's tree piece by piece: `descend` for static
+        // text, the parameter child for `:name`, the catch-all slot for `*name`. Refuse a route whose
+        // slot is taken; otherwise store its id there and remember its name and parameter names.
+        todo!()
+    }
+
+    /// The route for `method` and `path` by the precedence rule, with its parameters.
+    pub fn lookup(&self, method: &str, path: &str) -> Option<Match> {
+        // TODO: refuse a path with an empty segment, search the method's tree, then pair the route's
+        // parameter names with the captured values.
+        todo!()
+    }
+}
+
+/// FNV-1a, 64 bits: the hash of the bench checksum.
+fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The checksum of one lookup: 0 for no match, else FNV-1a of the name, then `\0name=value` per parameter in
+/// name order (provided: you do not need to change this).
+pub fn lookup_hash(found: Option<&Match>) -> u64 {
+    let Some(found) = found else { return 0 };
+    let mut hash = fnv1a(0xcbf2_9ce4_8422_2325, found.name.as_bytes());
+    for (name, value) in &found.params {
+        hash = fnv1a(hash, b"\0");
+        hash = fnv1a(hash, name.as_bytes());
+        hash = fnv1a(hash, b"=");
+        hash = fnv1a(hash, value.as_bytes());
+    }
+    hash
+}
+
+/// One request of the protocol.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum Request {
+    Add {
+        method: String,
+        pattern: String,
+        name: String,
+    },
+    AddMany {
+        routes: Vec<(String, String, String)>,
+    },
+    Lookup {
+        method: String,
+        path: String,
+    },
+    LookupMany {
+        requests: Vec<(String, String)>,
+    },
+    Bench {
+        requests: Vec<(String, String)>,
+        rounds: u64,
+    },
+}
+
+/// One answer of the protocol.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Reply {
+    Ok { ok: bool },
+    Error { error: String },
+    Added { added: usize, rejected: Vec<usize> },
+    Found(Found),
+    Results { results: Vec<Found> },
+    Bench { checksum: u64, found: u64 },
+}
+
+/// A lookup's answer: the route's name (or null) and its parameters.
+#[derive(Debug, Serialize)]
+struct Found {
+    route: Option<String>,
+    params: BTreeMap<String, String>,
+}
+
+impl From<Option<Match>> for Found {
+    fn from(found: Option<Match>) -> Self {
+        match found {
+            Some(found) => Found {
+                route: Some(found.name),
+                params: found.params,
+            },
+            None => Found {
+                route: None,
+                params: BTreeMap::new(),
+            },
+        }
+    }
+}
+
+/// Answers one request (provided: you do not need to change this).
+fn answer(router: &mut RadixRouter, request: Request) -> Reply {
+    match request {
+        Request::Add {
+            method,
+            pattern,
+            name,
+        } => match router.add(&method, &pattern, &name) {
+            Ok(()) => Reply::Ok { ok: true },
+            Err(error) => Reply::Error { error },
+        },
+        Request::AddMany { routes } => {
+            let mut rejected = Vec::new();
+            for (index, (method, pattern, name)) in routes.iter().enumerate() {
+                if router.add(method, pattern, name).is_err() {
+                    rejected.push(index);
+                }
+            }
+            Reply::Added {
+                added: routes.len() - rejected.len(),
+                rejected,
+            }
+        }
+        Request::Lookup { method, path } => Reply::Found(router.lookup(&method, &path).into()),
+        Request::LookupMany { requests } => Reply::Results {
+            results: requests
+                .iter()
+                .map(|(method, path)| router.lookup(method, path).into())
+                .collect(),
+        },
+        Request::Bench { requests, rounds } => {
+            let (mut checksum, mut found) = (0u64, 0u64);
+            for _ in 0..rounds {
+                for (method, path) in &requests {
+                    let result = router.lookup(method, path);
+                    found += u64::from(result.is_some());
+                    checksum = checksum.wrapping_add(lookup_hash(result.as_ref()));
+                }
+            }
+            Reply::Bench { checksum, found }
+        }
+    }
+}
+
+/// Serves the protocol on stdin and stdout (provided: you do not need to change this).
+fn main() {
+    let mut router = RadixRouter::new();
+    serve_json_lines(|request: Request| answer(&mut router, request));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn router(routes: &[&str]) -> RadixRouter {
+        let mut router = RadixRouter::new();
+        for pattern in routes {
+            router.add("GET", pattern, pattern).unwrap();
+        }
+        router
+    }
+
+    fn found(router: &RadixRouter, path: &str) -> Option<(String, Vec<(String, String)>)> {
+        router
+            .lookup("GET", path)
+            .map(|m| (m.name, m.params.into_iter().collect()))
+    }
+
+    fn route(name: &str, params: &[(&str, &str)]) -> Option<(String, Vec<(String, String)>)> {
+        Some((
+            name.to_string(),
+            params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ))
+    }
+
+    // Routes that share a prefix byte by byte all survive the edge splits, whatever the order of insertion.
+    #[test]
+    fn edges_split_and_routes_survive() {
+        let router = router(&["/users", "/up", "/u", "/uploads/*path", "/users/:id"]);
+        assert_eq!(found(&router, "/u"), route("/u", &[]));
+        assert_eq!(found(&router, "/up"), route("/up", &[]));
+        assert_eq!(found(&router, "/users"), route("/users", &[]));
+        assert_eq!(
+            found(&router, "/users/7"),
+            route("/users/:id", &[("id", "7")])
+        );
+        assert_eq!(
+            found(&router, "/uploads/a/b.png"),
+            route("/uploads/*path", &[("path", "a/b.png")])
+        );
+        assert_eq!(found(&router, "/use"), None);
+        assert_eq!(found(&router, "/uploads"), None);
+    }
+
+    // Static beats parameter beats catch-all, and a dead-ending static branch is left for the next one.
+    #[test]
+    fn precedence_with_backtracking() {
+        let router = router(&["/files/*rest", "/files/:id/raw", "/files/new", "/files/:id"]);
+        assert_eq!(found(&router, "/files/new"), route("/files/new", &[]));
+        assert_eq!(
+            found(&router, "/files/7"),
+            route("/files/:id", &[("id", "7")])
+        );
+        assert_eq!(
+            found(&router, "/files/new/raw"),
+            route("/files/:id/raw", &[("id", "new")])
+        );
+        assert_eq!(
+            found(&router, "/files/new/x"),
+            route("/files/*rest", &[("rest", "new/x")])
+        );
+        assert_eq!(found(&router, "/files//raw"), None);
+    }
+
+    // Parameter names live in the route, so routes with different names share one parameter edge.
+    #[test]
+    fn parameter_names_belong_to_routes() {
+        let router = router(&["/users/:id", "/users/:name/posts"]);
+        assert_eq!(
+            found(&router, "/users/ada"),
+            route("/users/:id", &[("id", "ada")])
+        );
+        assert_eq!(
+            found(&router, "/users/ada/posts"),
+            route("/users/:name/posts", &[("name", "ada")])
+        );
+    }
+
+    // A second route of the same shape is refused and the first one stays.
+    #[test]
+    fn duplicates_are_refused() {
+        let mut router = router(&["/a/:x", "/b/*rest"]);
+        assert!(router.add("GET", "/a/:y", "other").is_err());
+        assert!(router.add("GET", "/b/*all", "other").is_err());
+        assert!(router.add("POST", "/a/:y", "post").is_ok());
+        assert_eq!(router.lookup("GET", "/a/1").unwrap().name, "/a/:x");
+        assert_eq!(router.lookup("POST", "/a/1").unwrap().name, "post");
+    }
+}
