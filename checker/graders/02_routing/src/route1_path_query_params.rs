@@ -10,12 +10,10 @@
 
 mod model;
 
-use std::time::Duration;
-
 use backlings_grade::http::{self, Request, printable};
 use backlings_grade::{Failure, Grading, Rng};
 
-use crate::support::{Http, encode_query, encode_segment, request_line, tricky_text};
+use crate::support::{Http, RealClient, encode_query, encode_segment, tricky_text};
 
 /// One request and the rule it checks.
 struct Case {
@@ -563,16 +561,7 @@ fn transport(http: &mut Http, rng: &mut Rng) -> Result<(), Failure> {
 
 /// The same contract through reqwest (redirects not followed, so the 308 itself is seen).
 fn with_reqwest(http: &mut Http) -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::new(format!("the grader could not start its HTTP client: {e}")))?;
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| Failure::new(format!("the grader could not build its HTTP client: {e}")))?;
+    let client = RealClient::new()?;
     let rule = "a real HTTP client gets the same answers as raw requests";
     let cases = [
         case("GET", "/books?tag=rust&tag=web+apps&limit=10", rule),
@@ -583,45 +572,8 @@ fn with_reqwest(http: &mut Http) -> Result<(), Failure> {
         case("GET", "/books?limit=0&sort=up", rule),
     ];
     for case in &cases {
-        let url = http.server.url(&case.target);
-        let method = reqwest::Method::from_bytes(case.method.as_bytes()).expect("a valid method");
-        let fetched = runtime.block_on(async {
-            let response = client.request(method, &url).send().await?;
-            let status = response.status().as_u16();
-            let headers: Vec<(String, String)> = response
-                .headers()
-                .iter()
-                .map(|(n, v)| {
-                    (
-                        n.to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
-            let body = response.bytes().await?.to_vec();
-            Ok::<_, reqwest::Error>(http::Response {
-                version: "HTTP/1.1".to_string(),
-                status,
-                reason: String::new(),
-                headers,
-                body,
-            })
-        });
-        let sent = format!(
-            "reqwest {}",
-            request_line(&Request::new(&case.method, &case.target))
-        );
-        match fetched {
-            Ok(response) => {
-                http.server.record(&sent, &response.summary());
-                check(case, &response)?;
-            }
-            Err(e) => {
-                http.server.record(&sent, &format!("<{e}>"));
-                http.server.ensure_alive()?;
-                return Err(Failure::new(rule).got(format!("the client failed: {e}")));
-            }
-        }
+        let response = client.send(http, &Request::new(&case.method, &case.target))?;
+        check(case, &response)?;
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use backlings_grade::http::Request;
 use backlings_grade::sandbox::Termination;
 use backlings_grade::{Failure, Grading, Rng};
 
-use crate::support::{Http, Want};
+use crate::support::{Http, RealClient, Want};
 use model::Table;
 
 /// A path and the rule it checks.
@@ -58,6 +58,8 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
         ));
         seeded(g)?;
     }
+    g.scenario("a real HTTP client (reqwest) gets the same answers");
+    real_client(g)?;
     g.scenario("an invalid route table is refused at startup with exit code 2");
     invalid_tables(g)
 }
@@ -79,8 +81,22 @@ fn start(g: &mut Grading, table: &Table) -> Result<Http, Failure> {
 
 /// Asks for each path and compares with the reference router.
 fn run(http: &mut Http, table: &Table, checks: &[Check]) -> Result<(), Failure> {
+    run_with(http, table, checks, None)
+}
+
+/// [`run`], through a real HTTP client when one is given.
+fn run_with(
+    http: &mut Http,
+    table: &Table,
+    checks: &[Check],
+    client: Option<&RealClient>,
+) -> Result<(), Failure> {
     for check in checks {
-        let response = http.send(&Request::get(&check.path))?;
+        let request = Request::get(&check.path);
+        let response = match client {
+            Some(client) => client.send(http, &request)?,
+            None => http.send(&request)?,
+        };
         let (status, body, story) = table.answer(&check.path);
         let want = Want::status(status)
             .header("Content-Type", "application/json")
@@ -158,6 +174,27 @@ fn classic(g: &mut Grading) -> Result<(), Failure> {
     ];
     let mut http = start(g, &table)?;
     run(&mut http, &table, &checks)
+}
+
+fn real_client(g: &mut Grading) -> Result<(), Failure> {
+    let table = table(&[
+        ("files_rest", "/files/*rest"),
+        ("file_by_id", "/files/{id:[0-9]+}"),
+        ("files_new", "/files/new"),
+        ("root", "/"),
+    ]);
+    let id = g.rng().range(1, 99_999).to_string();
+    let rule = "a real HTTP client gets the same answers as raw requests";
+    let checks = [
+        check("/", rule),
+        check("/files/new", rule),
+        check(&format!("/files/{id}"), rule),
+        check(&format!("/files/{id}/a.txt"), rule),
+        check("/nope", rule),
+    ];
+    let client = RealClient::new()?;
+    let mut http = start(g, &table)?;
+    run_with(&mut http, &table, &checks, Some(&client))
 }
 
 fn regexes(g: &mut Grading) -> Result<(), Failure> {

@@ -14,13 +14,15 @@ use backlings_grade::http::{Request, Response};
 use backlings_grade::{Failure, Grading, Rng};
 use serde_json::{Value, json};
 
-use crate::support::{Http, Want};
+use crate::support::{Http, RealClient, Want};
 use model::{Call, Model, TOKEN};
 
 /// The running program, the model of its state, and the last few calls (for the report).
 struct Session {
     http: Http,
     model: Model,
+    /// When set, calls go through a real HTTP client instead of raw requests.
+    client: Option<RealClient>,
 }
 
 impl Session {
@@ -28,6 +30,7 @@ impl Session {
         Ok(Session {
             http: Http::start(g, &[])?,
             model: Model::default(),
+            client: None,
         })
     }
 
@@ -42,7 +45,10 @@ impl Session {
                 .header("Content-Type", "application/json")
                 .body(body.to_string());
         }
-        let response = self.http.send(&request)?;
+        let response = match &self.client {
+            Some(client) => client.send(&mut self.http, &request)?,
+            None => self.http.send(&request)?,
+        };
         let expected = self.model.apply(call);
         expected
             .want
@@ -137,6 +143,9 @@ pub fn grade(g: &mut Grading) -> Result<(), Failure> {
     adapter(&mut s, g.rng())?;
     g.scenario("seeded traffic across both versions and every style, against the model");
     seeded(&mut s, g.rng())?;
+    g.scenario("a real HTTP client (reqwest) gets the same answers");
+    s.client = Some(RealClient::new()?);
+    real_client(&mut s, g.rng())?;
     s.http.server.ensure_alive()
 }
 
@@ -425,6 +434,33 @@ fn adapter(s: &mut Session, rng: &mut Rng) -> Result<(), Failure> {
         &Call::new("GET", "/api/users").header("Accept", "application/vnd.backlings.v1+json"),
         "v1 chosen by media type: the adapter's answer, with the vendor Content-Type and Deprecation",
     )?;
+    Ok(())
+}
+
+fn real_client(s: &mut Session, rng: &mut Rng) -> Result<(), Failure> {
+    let rule = "a real HTTP client gets the same answers as raw requests";
+    let id = s.model.next_id();
+    let name = full_name(rng);
+    s.call(
+        &Call::new("POST", "/api/v1/users")
+            .body(json!({"full_name": name, "email": format!("{}@example.org", rng.word(5))})),
+        rule,
+    )?;
+    s.call(
+        &Call::new("GET", &format!("/api/users/{id}"))
+            .header("Accept", "application/vnd.backlings.v2+json"),
+        rule,
+    )?;
+    s.call(
+        &Call::new("GET", "/api/users").header("Api-Version", "1"),
+        rule,
+    )?;
+    s.call(
+        &Call::new("GET", "/api/v2/admin/stats")
+            .header("Authorization", &format!("Bearer {TOKEN}")),
+        rule,
+    )?;
+    s.call(&Call::new("GET", "/api/v2/admin/stats"), rule)?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! of the same text so a router that compares raw bytes gives itself away.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use backlings_grade::http::{Request, Response, printable};
 use backlings_grade::{Connection, Failure, Grading, Rng, Server};
@@ -41,6 +42,89 @@ impl Http {
     /// The connection, for raw bytes (pipelined or split requests).
     pub fn connection(&mut self) -> &mut Connection {
         &mut self.connection
+    }
+}
+
+/// A real HTTP client (reqwest on a one-thread runtime) for well-formed traffic: what a polished client sends
+/// and accepts must work too. Redirects are not followed, so a 308 is seen as it is.
+pub struct RealClient {
+    runtime: tokio::runtime::Runtime,
+    client: reqwest::Client,
+}
+
+impl RealClient {
+    /// Builds the client.
+    pub fn new() -> Result<Self, Failure> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Failure::new(format!("the grader could not start its HTTP client: {e}"))
+            })?;
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| {
+                Failure::new(format!("the grader could not build its HTTP client: {e}"))
+            })?;
+        Ok(RealClient { runtime, client })
+    }
+
+    /// Sends `request` (its method, target, headers other than `Host` and `Content-Length`, and body) through
+    /// reqwest and returns the response in the framework's shape; the exchange goes to the transcript.
+    pub fn send(&self, http: &mut Http, request: &Request) -> Result<Response, Failure> {
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|e| Failure::new(format!("the grader built a bad method: {e}")))?;
+        let mut builder = self
+            .client
+            .request(method, http.server.url(&request.target));
+        for (name, value) in &request.headers {
+            if !name.eq_ignore_ascii_case("host") && !name.eq_ignore_ascii_case("content-length") {
+                builder = builder.header(name.as_str(), value.as_str());
+            }
+        }
+        if !request.body.is_empty() {
+            builder = builder.body(request.body.clone());
+        }
+        let fetched = self.runtime.block_on(async {
+            let response = builder.send().await?;
+            let status = response.status().as_u16();
+            let headers: Vec<(String, String)> = response
+                .headers()
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let body = response.bytes().await?.to_vec();
+            Ok::<_, reqwest::Error>(Response {
+                version: "HTTP/1.1".to_string(),
+                status,
+                reason: String::new(),
+                headers,
+                body,
+            })
+        });
+        let sent = format!("reqwest {}", request_line(request));
+        match fetched {
+            Ok(response) => {
+                http.server.record(&sent, &response.summary());
+                Ok(response)
+            }
+            Err(e) => {
+                http.server.record(&sent, &format!("<{e}>"));
+                http.server.ensure_alive()?;
+                Err(Failure::new(format!(
+                    "a real HTTP client got no answer to {}: {e}",
+                    request_line(request)
+                )))
+            }
+        }
     }
 }
 

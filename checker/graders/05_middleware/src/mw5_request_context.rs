@@ -10,11 +10,7 @@
 mod session;
 mod timeouts;
 
-use std::io::BufReader;
-use std::net::TcpStream;
-use std::time::{Duration, Instant};
-
-use backlings_grade::http::{self, Request};
+use backlings_grade::http::Request;
 use backlings_grade::{Failure, Grading, Rng};
 use serde_json::Value;
 
