@@ -135,10 +135,12 @@ impl Grading {
         piped_stdin: bool,
     ) -> Result<sandbox::SandboxedChild, Failure> {
         let mut command = Command::new(&self.program);
+        // A backtrace would push the panic message itself out of the report's stderr tail.
         command
             .args(args)
-            .envs(env.iter().copied())
-            .env("BACKLINGS_SEED", self.seed.to_string());
+            .env("BACKLINGS_SEED", self.seed.to_string())
+            .env("RUST_BACKTRACE", "0")
+            .envs(env.iter().copied());
         command.stdin(if piped_stdin {
             Pipe::piped()
         } else {
