@@ -111,9 +111,7 @@ pub fn validate(body: &Map<String, Value>) -> Result<ItemFields, Vec<FieldError>
     };
     let name = match present("name") {
         None => Err("name is required"),
-        Some(Value::String(name))
-            if (1..=80).contains(&name.len()) && !name.trim().is_empty() =>
-        {
+        Some(Value::String(name)) if (1..=80).contains(&name.len()) && !name.trim().is_empty() => {
             Ok(name.clone())
         }
         Some(_) => Err("name must be a string of 1 to 80 characters, not only whitespace"),

@@ -76,9 +76,7 @@ impl FieldError {
 
 /// The JSON Pointer (RFC 6901) of the member reached by following `path` from the root.
 pub fn json_pointer(path: &[&str]) -> String {
-    path.iter()
-        .map(|segment| format!("/{segment}"))
-        .collect()
+    path.iter().map(|segment| format!("/{segment}")).collect()
 }
 
 /// Validates a whole item body (as a `POST` or a `PUT` sends it, or as a `PATCH` leaves it), reporting every

@@ -171,13 +171,15 @@ impl Network {
     /// Unblocks whatever is still waiting and joins both threads.
     fn finish(mut self) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
         if self.query.lock().unwrap().is_none()
-            && let Ok(s) = UdpSocket::bind("127.0.0.1:0") {
-                let _ = s.send_to(b"wake", self.dns_addr);
-            }
+            && let Ok(s) = UdpSocket::bind("127.0.0.1:0")
+        {
+            let _ = s.send_to(b"wake", self.dns_addr);
+        }
         if self.request.lock().unwrap().is_none()
-            && let Ok(mut s) = TcpStream::connect_timeout(&self.web_addr, WAIT) {
-                let _ = s.write_all(b"wake\r\n\r\n");
-            }
+            && let Ok(mut s) = TcpStream::connect_timeout(&self.web_addr, WAIT)
+        {
+            let _ = s.write_all(b"wake\r\n\r\n");
+        }
         for t in self.threads.drain(..) {
             let _ = t.join();
         }

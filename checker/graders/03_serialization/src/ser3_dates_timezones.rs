@@ -75,10 +75,10 @@ fn expect(p: &mut Stdio, request: &Value, expected: &Value, rule: &str) -> Resul
     if let (Some(want), Some(got)) = (
         expected.get("utc").and_then(Value::as_str),
         reply.get("utc").and_then(Value::as_str),
-    )
-        && (want.len() == got.len() + 1 || got.ends_with("+00:00") || !got.contains('.')) {
-            failure = failure.detail("UTC is written YYYY-MM-DDTHH:MM:SS.sssZ: exactly three fraction digits and Z (to_rfc3339 writes neither)");
-        }
+    ) && (want.len() == got.len() + 1 || got.ends_with("+00:00") || !got.contains('.'))
+    {
+        failure = failure.detail("UTC is written YYYY-MM-DDTHH:MM:SS.sssZ: exactly three fraction digits and Z (to_rfc3339 writes neither)");
+    }
     Err(failure)
 }
 

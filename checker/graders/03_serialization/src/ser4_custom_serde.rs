@@ -119,9 +119,10 @@ fn set_amount_value(document: &mut Json, value: &str) {
     if let Json::Object(pairs) = document {
         for (key, field) in pairs {
             if key == "amount"
-                && let Json::Object(money) = field {
-                    money[0].1 = Json::String(value.to_string());
-                }
+                && let Json::Object(money) = field
+            {
+                money[0].1 = Json::String(value.to_string());
+            }
         }
     }
 }

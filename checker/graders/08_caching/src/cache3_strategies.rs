@@ -222,12 +222,13 @@ fn calls_failure(op: Op, before: &Model, expected: &[Call], got: &[Call]) -> Fai
         counts
     };
     if let Some((key, count)) = puts_per_key(got).into_iter().find(|&(_, count)| count > 1)
-        && strategy == Strategy::WriteBehind {
-            failure = failure.detail(format!(
+        && strategy == Strategy::WriteBehind
+    {
+        failure = failure.detail(format!(
                 "the store received {count} PUTs for key {key}: writes to one key must coalesce into one save of its \
                  latest value"
             ));
-        }
+    }
     if got.iter().any(|call| matches!(call, Call::Bad { .. })) {
         failure = failure.detail(
             "the store answered ERROR: its requests are `GET k` and `PUT k v`, one per line",

@@ -230,12 +230,13 @@ pub fn explain(history: &[Vec<Op>], ops: &[Op], mismatch: Mismatch) -> Failure {
             .detail(describe(&before));
     }
     if let Ok(reply) = got
-        && let Some(flaw) = diagnose(history, &ops[..index], op, &reply) {
-            failure = failure.detail(format!(
-                "this looks like a classic mistake: {}",
-                flaw.diagnosis()
-            ));
-        }
+        && let Some(flaw) = diagnose(history, &ops[..index], op, &reply)
+    {
+        failure = failure.detail(format!(
+            "this looks like a classic mistake: {}",
+            flaw.diagnosis()
+        ));
+    }
     failure
 }
 
