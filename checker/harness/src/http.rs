@@ -12,9 +12,10 @@
 //! serve(|req| Response::text(200, format!("you asked for {}", req.path()))).unwrap();
 //! ```
 //!
-//! What it deliberately does not do: chunked request bodies (answered `501` and the connection closed), TLS,
-//! HTTP/2, pipelined requests beyond reading them in order (responses are written in order, which is what
-//! HTTP/1.1 pipelining requires), and idle timeouts (the grader ends the process when it is done).
+//! What it deliberately does not do: chunked request bodies (answered `501` and the connection closed; with a
+//! `Content-Length` as well, `400`, the request-smuggling rule), TLS, HTTP/2, pipelined requests beyond reading
+//! them in order (responses are written in order, which is what HTTP/1.1 pipelining requires), and idle timeouts
+//! (the grader ends the process when it is done).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -241,6 +242,12 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Request, ParseError> {
         body: Vec::new(),
     };
     if request.header("transfer-encoding").is_some() {
+        // Both framings at once is how requests are smuggled past a proxy (RFC 9112 §6.3): refuse, never pick one.
+        if request.header("content-length").is_some() {
+            return Err(malformed(
+                "both Content-Length and Transfer-Encoding: the body's length is ambiguous",
+            ));
+        }
         return Err(ParseError::UnsupportedTransferEncoding);
     }
     let length = content_length(&request)?;
@@ -541,6 +548,11 @@ mod tests {
         assert_eq!(parse(&big), Err(ParseError::BodyTooLarge));
         let chunked = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
         assert_eq!(parse(chunked), Err(ParseError::UnsupportedTransferEncoding));
+        let both = "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc";
+        assert!(
+            matches!(parse(both), Err(ParseError::Malformed(_))),
+            "CL + TE must be a 400, not a guess"
+        );
         assert_eq!(parse(""), Err(ParseError::Closed));
     }
 
