@@ -182,14 +182,9 @@ pub fn run_jobs(
             ..CargoOutcome::default()
         }
     } else {
-        let packages = jobs
-            .iter()
-            .filter(|job| tested.contains(&job.bin))
-            .map(|job| ws.package_of(job.exercise))
-            .collect::<anyhow::Result<BTreeSet<_>>>()?;
         let request = CargoRequest {
             subcommand: "test",
-            packages: packages.into_iter().collect(),
+            packages: packages_of(ws, jobs.iter().filter(|job| tested.contains(&job.bin)))?,
             bins: tested.clone(),
             features: vec![],
         };
@@ -223,10 +218,6 @@ pub fn run_jobs(
             if linted.is_empty() {
                 return Ok(CargoOutcome::default());
             }
-            let packages = linted
-                .iter()
-                .map(|job| ws.package_of(job.exercise))
-                .collect::<anyhow::Result<BTreeSet<_>>>()?;
             let bins = linted.iter().map(|job| job.bin.clone()).collect();
             let timeout = linted
                 .iter()
@@ -235,7 +226,7 @@ pub fn run_jobs(
                 .unwrap_or_default();
             let request = CargoRequest {
                 subcommand: "clippy",
-                packages: packages.into_iter().collect(),
+                packages: packages_of(ws, linted.iter().copied())?,
                 bins,
                 features: vec![],
             };
@@ -311,6 +302,17 @@ pub fn run_jobs(
         verdicts.push(verdict);
     }
     Ok(verdicts)
+}
+
+/// The cargo packages holding the bins of `jobs`, each once.
+fn packages_of<'a>(
+    ws: &Workspace,
+    jobs: impl Iterator<Item = &'a Job<'a>>,
+) -> anyhow::Result<Vec<String>> {
+    let packages = jobs
+        .map(|job| ws.package_of(job.exercise))
+        .collect::<anyhow::Result<BTreeSet<_>>>()?;
+    Ok(packages.into_iter().collect())
 }
 
 /// What a grading worker tells the thread that reports progress.
